@@ -1,0 +1,131 @@
+/**
+ * The one redaction function (DESIGN §6). It serves pino output, the log store,
+ * WS frames, error messages and the text of stored artifacts, so a secret is
+ * masked the same way everywhere. It reports *what kind* of secret it masked,
+ * never the value, so the `secrets` gate can say what was found and where.
+ */
+
+export type SecretKind =
+  | 'configured_secret'
+  | 'jenkins_masked'
+  | 'connection_string_password'
+  | 'bearer_token'
+  | 'basic_auth_url'
+  | 'private_key'
+  | 'api_key'
+  | 'password_assignment'
+  | 'aws_access_key'
+  | 'slack_token'
+  | 'jwt'
+  | 'github_token';
+
+export interface RedactionFinding {
+  kind: SecretKind;
+  count: number;
+}
+
+export interface RedactionResult {
+  text: string;
+  findings: RedactionFinding[];
+}
+
+export const MASK = '****';
+
+interface Rule {
+  kind: SecretKind;
+  re: RegExp;
+  /** Builds the replacement from the match, keeping the non-secret context. */
+  replace: (m: string, ...groups: string[]) => string;
+}
+
+// Order matters: the broad private-key block first, then specific shapes, then generic assignments.
+const RULES: Rule[] = [
+  {
+    kind: 'private_key',
+    re: /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g,
+    replace: (_m, label) => `-----BEGIN ${label}PRIVATE KEY----- ${MASK} -----END ${label}PRIVATE KEY-----`,
+  },
+  {
+    // scheme://user:password@host — keep user and host.
+    kind: 'basic_auth_url',
+    re: /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):([^\s@/]+)@/gi,
+    replace: (_m, prefix) => `${prefix}:${MASK}@`,
+  },
+  {
+    kind: 'bearer_token',
+    re: /\b(Bearer|Basic)\s+([A-Za-z0-9\-._~+/]{8,}=*)/g,
+    replace: (_m, scheme) => `${scheme} ${MASK}`,
+  },
+  {
+    kind: 'jwt',
+    re: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g,
+    replace: () => MASK,
+  },
+  { kind: 'aws_access_key', re: /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, replace: () => MASK },
+  { kind: 'slack_token', re: /\bxox[abprs]-[0-9A-Za-z-]{10,}\b/g, replace: () => MASK },
+  { kind: 'github_token', re: /\b(gh[pousr]_[A-Za-z0-9]{30,}|glpat-[A-Za-z0-9_-]{20,})\b/g, replace: () => MASK },
+  {
+    // Password=...; in ADO.NET / ODBC connection strings.
+    kind: 'connection_string_password',
+    re: /\b(Password|Pwd)\s*=\s*("[^"]*"|'[^']*'|[^;"'\s]+)/gi,
+    replace: (_m, key) => `${key}=${MASK}`,
+  },
+  {
+    kind: 'api_key',
+    re: /\b((?:x-)?api[-_]?key|access[-_]?key|client[-_]?secret|secret[-_]?key)(["']?\s*[:=]\s*["']?)([A-Za-z0-9\-._~+/]{8,})/gi,
+    replace: (_m, key, sep) => `${key}${sep}${MASK}`,
+  },
+  {
+    kind: 'password_assignment',
+    re: /\b(password|passwd|secret|token)(["']?\s*[:=]\s*["']?)([^\s"',;]{6,})/gi,
+    replace: (m, key, sep, value: string) => (value === MASK || value.startsWith('${') || value.startsWith('$env:') || value.startsWith('%') ? m : `${key}${sep}${MASK}`),
+  },
+];
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export interface Redactor {
+  /** Masks every known secret and secret-shaped string in `text`. Pure; safe on any string. */
+  redact(text: string): RedactionResult;
+  /** Convenience: the masked text only. */
+  mask(text: string): string;
+}
+
+/**
+ * @param knownSecrets exact values from config (API token, SMTP password, webhook URL…).
+ *   Values shorter than 4 characters are ignored: masking them would shred ordinary text.
+ */
+export function createRedactor(knownSecrets: readonly string[] = []): Redactor {
+  const values = [...new Set(knownSecrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
+  const known = values.length ? new RegExp(values.map(escapeRe).join('|'), 'g') : null;
+
+  function redact(text: string): RedactionResult {
+    const counts = new Map<SecretKind, number>();
+    const bump = (kind: SecretKind) => counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    let out = text;
+    if (known) {
+      out = out.replace(known, () => {
+        bump('configured_secret');
+        return MASK;
+      });
+    }
+    for (const rule of RULES) {
+      rule.re.lastIndex = 0;
+      out = out.replace(rule.re, (...args: unknown[]) => {
+        const m = args[0] as string;
+        const groups = args.slice(1, -2) as string[];
+        const replaced = rule.replace(m, ...groups);
+        if (replaced !== m) bump(rule.kind);
+        return replaced;
+      });
+    }
+    return { text: out, findings: [...counts].map(([kind, count]) => ({ kind, count })) };
+  }
+
+  return { redact, mask: (t) => redact(t).text };
+}
+
+/** Merges finding lists (e.g. across the lines of a log). */
+export function mergeFindings(into: Map<SecretKind, number>, findings: readonly RedactionFinding[]): void {
+  for (const f of findings) into.set(f.kind, (into.get(f.kind) ?? 0) + f.count);
+}
