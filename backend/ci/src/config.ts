@@ -170,8 +170,9 @@ export function readDotEnv(file: string): Record<string, string> {
   return out;
 }
 
-export function loadConfig(env: Record<string, string | undefined> = process.env, dotEnvFile?: string): Config {
-  const merged: Record<string, string | undefined> = { ...(dotEnvFile ? readDotEnv(dotEnvFile) : {}), ...env };
+export function loadConfig(env: Record<string, string | undefined> = process.env, dotEnvFiles: string[] = []): Config {
+  const fromFiles = Object.assign({}, ...[...dotEnvFiles].reverse().map(readDotEnv)) as Record<string, string>;
+  const merged: Record<string, string | undefined> = { ...fromFiles, ...env };
   // Empty strings mean "unset" (as in .env.example, where secrets are empty).
   for (const k of Object.keys(merged)) if (merged[k] === '') delete merged[k];
   const parsed = RawEnv.safeParse(merged);
@@ -248,7 +249,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     runTimeoutMs: e.RUN_TIMEOUT_S * 1000,
     scoreThreshold: e.RUN_SCORE_THRESHOLD,
-    scoreWeights: { build: 20, smoke: 20, api: 30, e2e: 30, ...e.SCORE_WEIGHTS },
+    scoreWeights: Object.assign({ build: 20, smoke: 20, api: 30, e2e: 30 }, e.SCORE_WEIGHTS),
     authMode: e.AUTH_MODE,
     publicUrl: e.PUBLIC_URL,
     sandboxTimeScale: e.SANDBOX_TIME_SCALE,

@@ -95,6 +95,8 @@ export interface CiProvider {
   checkJob(job: string, signal?: AbortSignal): Promise<JobCheck>;
   /** Newest-first scan of recent builds for one whose QA_RUN_ID parameter equals qaRunId. */
   findBuildByRunId(job: string, qaRunId: string, signal?: AbortSignal): Promise<BuildRef | null>;
+  /** A still-queued item whose QA_RUN_ID parameter equals qaRunId (a trigger whose answer we lost). */
+  findQueuedByRunId?(job: string, qaRunId: string, signal?: AbortSignal): Promise<QueueRef | null>;
   /** POST buildWithParameters; resolves with the queue item. */
   trigger(job: string, params: JobParameters, signal?: AbortSignal): Promise<QueueRef>;
   /** One look at a queue item. 404 (expired) → ProviderError code 'queue_item_gone'. */

@@ -1,0 +1,466 @@
+/**
+ * RunStore: everything the API and the orchestrator persist, behind one seam.
+ * The implementation below uses Kysely's portable query builder only, so the
+ * same code runs on SQLite (embedded default) and PostgreSQL.
+ *
+ * Promises:
+ * - Log lines get per-run sequence numbers 1, 2, 3… with no gap: `appendLogs`
+ *   assigns them inside the same transaction that stores the lines and the
+ *   console cursor, so a crash can never store a line twice or skip one.
+ * - Writes by a worker are fenced by its lease: once a lease is lost (expired
+ *   and claimed by someone else) `appendLogs`/`updateRun` with the old owner
+ *   throw `LeaseLostError` and change nothing.
+ * - Queue order is FIFO per (app, env) by `queue_seq`, a counter, not a clock.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { Database, DeploymentsTable, RunsTable, StagesTable } from './schema.js';
+
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+export type RunRow = RunsTable;
+export type StageRow = StagesTable;
+export type DeploymentRow = DeploymentsTable;
+export interface ArtifactRow {
+  run_id: string;
+  path: string;
+  name: string;
+  bytes: number;
+  sha256: string;
+  content_type: string;
+}
+export interface LogRow {
+  seq: number;
+  stage: string;
+  text: string;
+  ts: string;
+}
+
+export interface NewRun {
+  run_id: string;
+  app: string;
+  env: string;
+  kind: 'deploy' | 'rollback';
+  branch_or_tag: string;
+  dry_run: boolean;
+  test_suite: string;
+  initiator: string;
+  created_at: string;
+  rollback_to: string | null;
+  jenkins_job: string;
+  sandbox: boolean;
+  metrics_json: string;
+  stages: Array<{ id: string; name: string }>;
+}
+
+export interface RunFilters {
+  status?: string[];
+  app?: string;
+  env?: string;
+  initiator?: string;
+  kind?: string;
+  from?: string;
+  to?: string;
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface ConsoleCursor {
+  offset: number;
+  pending: string;
+  stage: string;
+}
+
+export interface RunStore {
+  createRun(run: NewRun): Promise<RunRow>;
+  getRun(runId: string): Promise<RunRow | undefined>;
+  getStages(runId: string): Promise<StageRow[]>;
+  getArtifacts(runId: string): Promise<ArtifactRow[]>;
+  listRuns(f: RunFilters): Promise<{ runs: RunRow[]; nextCursor: string | null }>;
+  /** 1-based position among queued runs of the run's (app, env); null if not queued. */
+  queuePosition(run: RunRow): Promise<number | null>;
+  queueLength(app: string, env: string): Promise<number>;
+  activeRun(app: string, env: string): Promise<RunRow | undefined>;
+  /**
+   * Claims one run for `owner`: first a running run whose lease expired (to
+   * resume it), else the oldest queued run of an env with no running run.
+   */
+  claimNext(owner: string, leaseMs: number): Promise<RunRow | undefined>;
+  renewLease(runId: string, owner: string, leaseMs: number): Promise<boolean>;
+  releaseLease(runId: string, owner: string): Promise<void>;
+  /** Forgets every lease (embedded mode at start: this process is the only worker). */
+  clearLeases(): Promise<void>;
+  updateRun(runId: string, owner: string | null, patch: Partial<RunRow>): Promise<void>;
+  /** Cancels a run still queued (no worker owns it). Returns false if it is no longer queued. */
+  cancelQueued(runId: string, at: string, reason: string): Promise<boolean>;
+  requestCancel(runId: string): Promise<void>;
+  upsertStages(runId: string, owner: string | null, stages: StageRow[]): Promise<void>;
+  appendLogs(runId: string, owner: string, lines: Array<{ stage: string; text: string; ts: string }>, cursor: ConsoleCursor): Promise<LogRow[]>;
+  readLogs(runId: string, afterSeq: number, limit: number): Promise<LogRow[]>;
+  putArtifacts(rows: ArtifactRow[]): Promise<void>;
+  recordDeployment(d: DeploymentRow): Promise<void>;
+  deployments(app: string, env: string, limit: number): Promise<DeploymentRow[]>;
+  /** Runs of one env finished since `since`, for environment metrics. */
+  finishedRuns(app: string, env: string, since: string): Promise<RunRow[]>;
+  /** Median duration per stage id over the last successful runs of the env. */
+  typicalStageDurations(app: string, env: string, lastN: number): Promise<Record<string, number>>;
+  ping(): Promise<void>;
+}
+
+const nowIso = () => new Date().toISOString();
+const plus = (ms: number) => new Date(Date.now() + ms).toISOString();
+const NON_TERMINAL = ['queued', 'running'];
+
+function encodeCursor(r: { created_at: string; run_id: string }): string {
+  return Buffer.from(JSON.stringify([r.created_at, r.run_id])).toString('base64url');
+}
+export function decodeCursor(cursor: string): [string, string] | null {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string') return [v[0], v[1]];
+  } catch {
+    /* invalid cursor */
+  }
+  return null;
+}
+
+export class KyselyRunStore implements RunStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async createRun(run: NewRun): Promise<RunRow> {
+    return this.db.transaction().execute(async (tx) => {
+      const counter = await tx
+        .updateTable('counters')
+        .set({ value: sql`value + 1` })
+        .where('name', '=', 'queue_seq')
+        .returning('value')
+        .executeTakeFirstOrThrow();
+      const row: RunRow = {
+        run_id: run.run_id,
+        app: run.app,
+        env: run.env,
+        kind: run.kind,
+        branch_or_tag: run.branch_or_tag,
+        dry_run: run.dry_run ? 1 : 0,
+        test_suite: run.test_suite,
+        provider: 'jenkins',
+        status: 'queued',
+        phase: 'queued',
+        reason: null,
+        failure_kind: null,
+        initiator: run.initiator,
+        created_at: run.created_at,
+        started_at: null,
+        finished_at: null,
+        commit_sha: null,
+        commit_time: null,
+        rollback_to: run.rollback_to,
+        rollback_failed: 0,
+        cancel_requested: 0,
+        jenkins_job: run.jenkins_job,
+        jenkins_queue_id: null,
+        jenkins_build_number: null,
+        jenkins_build_url: null,
+        sandbox: run.sandbox ? 1 : 0,
+        score: null,
+        metrics_json: run.metrics_json,
+        notify_json: null,
+        console_offset: 0,
+        console_pending: '',
+        console_stage: 'checkout',
+        last_seq: 0,
+        lease_owner: null,
+        lease_expires_at: null,
+        queue_seq: Number(counter.value),
+      };
+      await tx.insertInto('runs').values(row).execute();
+      await tx
+        .insertInto('stages')
+        .values(run.stages.map((s, i) => ({ run_id: run.run_id, id: s.id, position: i, name: s.name, status: 'pending', started_at: null, finished_at: null })))
+        .execute();
+      return row;
+    });
+  }
+
+  getRun(runId: string) {
+    return this.db.selectFrom('runs').selectAll().where('run_id', '=', runId).executeTakeFirst();
+  }
+
+  getStages(runId: string) {
+    return this.db.selectFrom('stages').selectAll().where('run_id', '=', runId).orderBy('position').execute();
+  }
+
+  async getArtifacts(runId: string): Promise<ArtifactRow[]> {
+    const rows = await this.db.selectFrom('artifacts').selectAll().where('run_id', '=', runId).orderBy('path').execute();
+    return rows.map((r) => ({ ...r, bytes: Number(r.bytes) }));
+  }
+
+  async listRuns(f: RunFilters) {
+    let q = this.db.selectFrom('runs').selectAll();
+    if (f.status?.length) q = q.where('status', 'in', f.status);
+    if (f.app) q = q.where('app', '=', f.app);
+    if (f.env) q = q.where('env', '=', f.env);
+    if (f.initiator) q = q.where('initiator', '=', f.initiator);
+    if (f.kind) q = q.where('kind', '=', f.kind);
+    if (f.from) q = q.where('created_at', '>=', f.from);
+    if (f.to) q = q.where('created_at', '<=', f.to);
+    if (f.cursor) {
+      const c = decodeCursor(f.cursor);
+      if (c) {
+        const [createdAt, runId] = c;
+        q = q.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('run_id', '<', runId)])]));
+      }
+    }
+    const rows = await q.orderBy('created_at', 'desc').orderBy('run_id', 'desc').limit(f.limit + 1).execute();
+    const page = rows.slice(0, f.limit);
+    const last = page[page.length - 1];
+    return { runs: page, nextCursor: rows.length > f.limit && last ? encodeCursor(last) : null };
+  }
+
+  async queuePosition(run: RunRow): Promise<number | null> {
+    if (run.status !== 'queued') return null;
+    const r = await this.db
+      .selectFrom('runs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('app', '=', run.app)
+      .where('env', '=', run.env)
+      .where('status', '=', 'queued')
+      .where('queue_seq', '<', run.queue_seq)
+      .executeTakeFirstOrThrow();
+    return Number(r.n) + 1;
+  }
+
+  async queueLength(app: string, env: string) {
+    const r = await this.db
+      .selectFrom('runs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('app', '=', app)
+      .where('env', '=', env)
+      .where('status', '=', 'queued')
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  activeRun(app: string, env: string) {
+    return this.db.selectFrom('runs').selectAll().where('app', '=', app).where('env', '=', env).where('status', '=', 'running').executeTakeFirst();
+  }
+
+  async claimNext(owner: string, leaseMs: number): Promise<RunRow | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const now = nowIso();
+      // 1. A running run nobody holds (its worker died): resume it.
+      const orphan = await tx
+        .selectFrom('runs')
+        .selectAll()
+        .where('status', '=', 'running')
+        .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<', now)]))
+        .orderBy('queue_seq')
+        .limit(1)
+        .executeTakeFirst();
+      let candidate = orphan;
+      if (!candidate) {
+        // 2. The oldest queued run of an environment that has no running run.
+        candidate = await tx
+          .selectFrom('runs as r')
+          .selectAll('r')
+          .where('r.status', '=', 'queued')
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('runs as a')
+                  .select('a.run_id')
+                  .whereRef('a.app', '=', 'r.app')
+                  .whereRef('a.env', '=', 'r.env')
+                  .where('a.status', '=', 'running'),
+              ),
+            ),
+          )
+          .orderBy('r.queue_seq')
+          .limit(1)
+          .executeTakeFirst();
+      }
+      if (!candidate) return undefined;
+      // Compare-and-set on the row we read, so two workers can never both win it.
+      const res = await tx
+        .updateTable('runs')
+        .set({ lease_owner: owner, lease_expires_at: plus(leaseMs), status: 'running', started_at: candidate.started_at ?? now })
+        .where('run_id', '=', candidate.run_id)
+        .where('status', '=', candidate.status)
+        .where((eb) => (candidate.lease_owner === null ? eb('lease_owner', 'is', null) : eb('lease_owner', '=', candidate.lease_owner)))
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return undefined;
+      return { ...candidate, lease_owner: owner, status: 'running', started_at: candidate.started_at ?? now };
+    });
+  }
+
+  async renewLease(runId: string, owner: string, leaseMs: number) {
+    const r = await this.db
+      .updateTable('runs')
+      .set({ lease_expires_at: plus(leaseMs) })
+      .where('run_id', '=', runId)
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async releaseLease(runId: string, owner: string) {
+    await this.db.updateTable('runs').set({ lease_owner: null, lease_expires_at: null }).where('run_id', '=', runId).where('lease_owner', '=', owner).execute();
+  }
+
+  async clearLeases() {
+    await this.db.updateTable('runs').set({ lease_owner: null, lease_expires_at: null }).where('status', 'in', NON_TERMINAL).execute();
+  }
+
+  async updateRun(runId: string, owner: string | null, patch: Partial<RunRow>) {
+    let q = this.db.updateTable('runs').set(patch).where('run_id', '=', runId);
+    if (owner) q = q.where('lease_owner', '=', owner);
+    const r = await q.executeTakeFirst();
+    if (owner && Number(r.numUpdatedRows) !== 1) throw new LeaseLostError(`lease on run ${runId} lost`);
+  }
+
+  async cancelQueued(runId: string, at: string, reason: string) {
+    const r = await this.db
+      .updateTable('runs')
+      .set({ status: 'cancelled', phase: 'done', finished_at: at, reason })
+      .where('run_id', '=', runId)
+      .where('status', '=', 'queued')
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 1) {
+      await this.db.updateTable('stages').set({ status: 'cancelled' }).where('run_id', '=', runId).where('status', '=', 'pending').execute();
+      return true;
+    }
+    return false;
+  }
+
+  async requestCancel(runId: string) {
+    await this.db.updateTable('runs').set({ cancel_requested: 1 }).where('run_id', '=', runId).execute();
+  }
+
+  async upsertStages(runId: string, owner: string | null, stages: StageRow[]) {
+    await this.db.transaction().execute(async (tx) => {
+      if (owner) {
+        const held = await tx.selectFrom('runs').select('run_id').where('run_id', '=', runId).where('lease_owner', '=', owner).executeTakeFirst();
+        if (!held) throw new LeaseLostError(`lease on run ${runId} lost`);
+      }
+      for (const s of stages) {
+        await tx
+          .updateTable('stages')
+          .set({ status: s.status, started_at: s.started_at, finished_at: s.finished_at, name: s.name })
+          .where('run_id', '=', runId)
+          .where('id', '=', s.id)
+          .execute();
+      }
+    });
+  }
+
+  async appendLogs(runId: string, owner: string, lines: Array<{ stage: string; text: string; ts: string }>, cursor: ConsoleCursor): Promise<LogRow[]> {
+    return this.db.transaction().execute(async (tx) => {
+      const run = await tx.selectFrom('runs').select(['last_seq', 'lease_owner']).where('run_id', '=', runId).executeTakeFirst();
+      if (!run || run.lease_owner !== owner) throw new LeaseLostError(`lease on run ${runId} lost`);
+      let seq = Number(run.last_seq);
+      const rows = lines.map((l) => ({ run_id: runId, seq: ++seq, stage: l.stage, text: l.text, ts: l.ts }));
+      // Insert in slices: SQLite limits bound parameters per statement.
+      for (let i = 0; i < rows.length; i += 500) await tx.insertInto('log_lines').values(rows.slice(i, i + 500)).execute();
+      await tx
+        .updateTable('runs')
+        .set({ last_seq: seq, console_offset: cursor.offset, console_pending: cursor.pending, console_stage: cursor.stage })
+        .where('run_id', '=', runId)
+        .execute();
+      return rows.map(({ seq: s, stage, text, ts }) => ({ seq: s, stage, text, ts }));
+    });
+  }
+
+  async readLogs(runId: string, afterSeq: number, limit: number): Promise<LogRow[]> {
+    const rows = await this.db
+      .selectFrom('log_lines')
+      .select(['seq', 'stage', 'text', 'ts'])
+      .where('run_id', '=', runId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
+  }
+
+  async putArtifacts(rows: ArtifactRow[]) {
+    if (!rows.length) return;
+    await this.db.transaction().execute(async (tx) => {
+      for (const r of rows) {
+        await tx.deleteFrom('artifacts').where('run_id', '=', r.run_id).where('path', '=', r.path).execute();
+        await tx.insertInto('artifacts').values(r).execute();
+      }
+    });
+  }
+
+  async recordDeployment(d: DeploymentRow) {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('deployments').where('run_id', '=', d.run_id).execute();
+      await tx.insertInto('deployments').values(d).execute();
+    });
+  }
+
+  deployments(app: string, env: string, limit: number) {
+    return this.db
+      .selectFrom('deployments')
+      .selectAll()
+      .where('app', '=', app)
+      .where('env', '=', env)
+      .orderBy('deployed_at', 'desc')
+      .orderBy('run_id', 'desc')
+      .limit(limit)
+      .execute();
+  }
+
+  finishedRuns(app: string, env: string, since: string) {
+    return this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('app', '=', app)
+      .where('env', '=', env)
+      .where('created_at', '>=', since)
+      .where('status', 'not in', NON_TERMINAL)
+      .orderBy('created_at')
+      .execute();
+  }
+
+  async typicalStageDurations(app: string, env: string, lastN: number): Promise<Record<string, number>> {
+    const recent = await this.db
+      .selectFrom('runs')
+      .select('run_id')
+      .where('app', '=', app)
+      .where('env', '=', env)
+      .where('status', '=', 'success')
+      .orderBy('created_at', 'desc')
+      .limit(lastN)
+      .execute();
+    if (!recent.length) return {};
+    const stages = await this.db
+      .selectFrom('stages')
+      .select(['id', 'started_at', 'finished_at'])
+      .where(
+        'run_id',
+        'in',
+        recent.map((r) => r.run_id),
+      )
+      .where('status', '=', 'success')
+      .execute();
+    const by = new Map<string, number[]>();
+    for (const s of stages) {
+      if (!s.started_at || !s.finished_at) continue;
+      const ms = Date.parse(s.finished_at) - Date.parse(s.started_at);
+      if (ms >= 0) by.set(s.id, [...(by.get(s.id) ?? []), ms]);
+    }
+    const out: Record<string, number> = {};
+    for (const [id, list] of by) {
+      list.sort((a, b) => a - b);
+      out[id] = list[Math.floor(list.length / 2)]!;
+    }
+    return out;
+  }
+
+  async ping() {
+    await sql`select 1`.execute(this.db);
+  }
+}
