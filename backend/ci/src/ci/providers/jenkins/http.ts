@@ -317,7 +317,12 @@ export class JenkinsHttp {
         );
       }
       if (/crumb/i.test(said)) {
-        return this.error('csrf_rejected', `Jenkins refused ${what} (403) for a missing CSRF crumb even after fetching one from /crumbIssuer: ${said}`, false, 403);
+        return this.error(
+          'csrf_rejected',
+          `Jenkins refused ${what} (403) for a missing CSRF crumb (${said}); /crumbIssuer/api/json gave no crumb (404) or its crumb was refused too. Use an API token (not a password) for JENKINS_API_TOKEN; token-authenticated POSTs need no crumb on Jenkins 2.96 and later.`,
+          false,
+          403,
+        );
       }
       return this.error(
         'forbidden',
