@@ -235,6 +235,25 @@ describe('errors map to what to do', () => {
     }
   });
 
+  it('a bare 500 on trigger (no Jenkins exception named) is retryable, and ensureTriggered looks before it triggers again', async () => {
+    let triggers = 0;
+    const s = await serve((req, res) => {
+      if (req.url?.startsWith('/queue/api/json')) {
+        // The first, failed trigger did queue a build: it is waiting in the queue.
+        return json(res, { items: triggers > 0 ? [{ id: 31, params: '\nQA_RUN_ID=run-1', task: { url: 'http://h/job/WeSign-CI/' }, actions: [{ parameters: [{ name: 'QA_RUN_ID', value: 'run-1' }] }] }] : [] });
+      }
+      if (req.url?.startsWith('/job/WeSign-CI/api/json')) return json(res, { builds: [] });
+      triggers++;
+      res.writeHead(500, { 'content-type': 'text/html' }).end('<html><head><title>Oops!</title></head><body>upstream failure</body></html>');
+    });
+    const c = client(s);
+    const err = await caught(c.trigger('WeSign-CI', params));
+    expect([err.code, err.retryable, err.httpStatus]).toEqual(['server_error', true, 500]);
+    expect(err.message).toMatch(/locateByRunId/);
+    expect(await c.ensureTriggered('WeSign-CI', params)).toEqual({ kind: 'queued', queue: { id: 31 } });
+    expect(triggers).toBe(1);
+  });
+
   it('5xx elsewhere and network failures are retryable; withRetry gets through them', async () => {
     let calls = 0;
     const s = await serve((req, res) => {

@@ -258,6 +258,17 @@ export class JenkinsClient implements CiProvider {
     return build ? { kind: 'build', build } : null;
   }
 
+  /**
+   * Triggers the run's build unless it exists already (queued or started): the safe way to
+   * (re)try a trigger, since a trigger that timed out or got a 5xx may have queued a build.
+   * Wrap it in withRetry; each attempt looks before it triggers.
+   */
+  async ensureTriggered(job: string, params: JobParameters, signal?: AbortSignal): Promise<NonNullable<RunLocation>> {
+    const found = await this.locateByRunId(job, params.QA_RUN_ID, signal);
+    if (found) return found;
+    return { kind: 'queued', queue: await this.trigger(job, params, signal) };
+  }
+
   async trigger(job: string, params: JobParameters, signal?: AbortSignal): Promise<QueueRef> {
     const form = new URLSearchParams();
     for (const [name, value] of Object.entries(params) as [string, unknown][]) {
@@ -510,15 +521,23 @@ export class JenkinsClient implements CiProvider {
       case 409:
         // §2.2 (≥ 2.524): "<job> is not buildable" = the job is disabled.
         return this.http.error('job_disabled', `Jenkins refused POST ${path} (409): the job ${job} is disabled.${await said()} Enable it in Jenkins, then run again.`, false, 409);
-      case 500:
+      case 500: {
         // §2.2: an invalid choice value or a repeated parameter is an uncaught exception → 500
-        // (and, before 2.524, a disabled or non-parameterized job). Retrying cannot help.
-        return this.http.error(
-          'trigger_rejected',
-          `Jenkins could not queue ${job} (500).${await said()} Check the parameter values against the job's choices (checkJob), and that the job is enabled and parameterized.`,
-          false,
-          500,
-        );
+        // with an "Oops" page naming it (and, before 2.524, a disabled or non-parameterized job).
+        // Retrying cannot help. A bare 500 that names no exception (a proxy, an overloaded
+        // controller, the sandbox's jenkins_flaky) is treated like any other 5xx: retryable, but
+        // only after locateByRunId (see ensureTriggered), since it may have queued a build.
+        const text = await said();
+        if (reply.headers.has('x-error') || /\b[A-Z]\w*(Exception|Error): /.test(text)) {
+          return this.http.error(
+            'trigger_rejected',
+            `Jenkins could not queue ${job} (500).${text} Check the parameter values against the job's choices (checkJob), and that the job is enabled and parameterized.`,
+            false,
+            500,
+          );
+        }
+        return this.http.error('server_error', `Jenkins answered 500 to POST ${path} without naming an error.${text} The build may or may not have been queued: look for it (locateByRunId) before triggering again.`, true, 500);
+      }
       case 302:
         // §2.2: a 302 to the job page without a queue item: a QueueDecisionHandler vetoed the
         // build, or Jenkins is preparing to shut down.
