@@ -23,7 +23,8 @@ function which(names) {
   return null;
 }
 
-const python = which(isWin ? ['py', 'python'] : ['python3']);
+// Debian's pytest belongs to the system interpreter; a pyenv/venv python3 on PATH may lack it.
+const python = isWin ? which(['py', 'python']) : existsSync('/usr/bin/python3') ? '/usr/bin/python3' : which(['python3']);
 const pwsh = which(['pwsh']);
 const npx = isWin ? 'npx.cmd' : 'npx';
 
