@@ -4,7 +4,7 @@
  * on a fresh SQLite file, listening on a loopback port. Requests go over
  * real HTTP with fetch.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fastifyWebsocket from '@fastify/websocket';
@@ -14,7 +14,7 @@ import { registerErrorHandler } from '../../src/api/errors.js';
 import { type AuthConfig, loadAuthConfig } from '../../src/auth/config.js';
 import { authPlugin, requireRole, requireWsRole } from '../../src/auth/plugin.js';
 import { createRedactor } from '../../src/ci/redact.js';
-import { registerHttpHardening, hardenedServerOptions } from '../../src/security/http.js';
+import { artifactHeaders, hardenedServerOptions, registerHttpHardening, safeArtifactPath } from '../../src/security/http.js';
 import { openDatabase } from '../../src/store/db.js';
 import * as m001 from '../../src/store/migrations/001_init.js';
 import * as m002 from '../../src/store/migrations/002_auth.js';
@@ -64,6 +64,13 @@ export async function startHarness(env: Record<string, string | undefined>, opts
   app.post('/ci/environments/:env/rollback', { preHandler: requireRole('admin') }, async (req, reply) => {
     writes.push(req.body);
     return reply.code(202).send({ ok: true });
+  });
+  // Like the real artifact route: the run folder is <dir>/runs/<id>.
+  app.get('/ci/runs/:id/artifacts/*', { preHandler: requireRole('viewer') }, async (req, reply) => {
+    const { id, '*': wanted } = req.params as { id: string; '*': string };
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) return reply.code(404).send({ error: { code: 'not_found', message: 'no such run', details: null } });
+    const file = await safeArtifactPath(path.join(dir, 'runs', id), wanted);
+    return artifactHeaders(reply).type('text/html; charset=utf-8').send(createReadStream(file));
   });
   app.get('/page', async (_req, reply) => reply.type('text/html').send('<!doctype html><title>page</title>'));
   app.get('/ci/runs/:id/logs', { websocket: true, preHandler: requireWsRole('viewer') }, (socket, req) => {
