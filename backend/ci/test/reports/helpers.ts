@@ -174,7 +174,7 @@ export function stages(statuses: Record<string, Stage['status']>): Stage[] {
 export const FULL_RUN_STAGES = () =>
   stages({ checkout: 'success', preflight: 'success', build: 'success', package: 'success', config: 'success', transfer: 'success', deploy: 'success', smoke: 'success', rollback: 'skipped', api: 'success', e2e: 'success' });
 
-export function input(runDir: string, over: Partial<AggregateInput> & { run?: Partial<AggregateInput['run']> } = {}): AggregateInput {
+export function input(runDir: string, over: Omit<Partial<AggregateInput>, 'run'> & { run?: Partial<AggregateInput['run']> } = {}): AggregateInput {
   const { run, ...rest } = over;
   return {
     runDir,

@@ -92,11 +92,20 @@ export function createEmailNotifier(o: EmailOptions): Notifier {
         html: hide(emailHtml(e)),
       };
       let last = '';
+      // Recipients still to reach: a server may accept some and refuse others.
+      let pending = [...smtp.to];
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         try {
-          await transport.sendMail(message);
-          return { attempts: attempt };
+          const info = await transport.sendMail({ ...message, to: pending });
+          const rejected = (info.rejected ?? []).map((r) => (typeof r === 'string' ? r : r.address));
+          if (!rejected.length) return { attempts: attempt };
+          const codes = ((info as { rejectedErrors?: Array<{ responseCode?: number }> }).rejectedErrors ?? []).map((x) => x.responseCode ?? 0);
+          pending = rejected;
+          last = `the server refused ${rejected.length} recipient(s): ${rejected.join(', ')}${codes.length ? ` (${codes.join(', ')})` : ''}`;
+          if (codes.some((c) => c >= 500)) throw new NotifyError(`email reached only some recipients: ${last}`, attempt, false);
+          if (attempt < maxAttempts) await sleep(backoffMs(attempt, base, maxDelay));
         } catch (err) {
+          if (err instanceof NotifyError) throw err;
           const x = err as Error & { code?: string; responseCode?: number };
           last = hide(`${x.code ? `${x.code}: ` : ''}${x.message}`);
           const transient = (x.responseCode !== undefined && x.responseCode >= 400 && x.responseCode < 500) || (x.code !== undefined && TRANSIENT_CODES.has(x.code));
