@@ -121,3 +121,62 @@ def devtest_routes(version: str = "1.4.2", unhealthy: Optional[set] = None,
 def devtest() -> Iterator[JsonServer]:
     with JsonServer(devtest_routes()) as server:
         yield server
+
+
+# ------------------------------------------------------------------ the team's sandbox (a Jenkins-compatible server)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Dict[str, str]]:
+    """`npm run sandbox`'s program (backend/ci/src/sandbox/cli.ts) on free loopback ports, read from what it prints.
+
+    It speaks the Jenkins REST subset (createItem, config.xml, buildWithParameters, queue...) and serves a simulated
+    DevTest with the health endpoints. Started once per session and stopped by its own process group id.
+    """
+    import re
+    import signal
+    import subprocess
+    import time
+
+    require_tool("node", "to run the team's Jenkins-compatible sandbox")
+    tsx = REPO / "node_modules" / ".bin" / "tsx"
+    cli = REPO / "backend" / "ci" / "src" / "sandbox" / "cli.ts"
+    if not tsx.exists() or not cli.exists():
+        message = f"the sandbox is not available ({'no ' + str(cli) if not cli.exists() else 'tsx not in node_modules: npm ci'})"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    env = {**os.environ, "SANDBOX_PORT": "0", "SANDBOX_DEVTEST_PORT": "0", "SANDBOX_TIME_SCALE": "0.02",
+           "SANDBOX_HOST": "127.0.0.1"}
+    env.pop("SANDBOX_DATA_DIR", None)
+    proc = subprocess.Popen([str(tsx), str(cli)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    info: Dict[str, str] = {}
+    lines = []
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            for key, label in (("jenkins_url", "Jenkins URL"), ("user", "user"), ("token", "API token"),
+                               ("devtest_url", "simulated DevTest")):
+                m = re.match(r"\s+" + label + r"\s+(\S+)\s*$", line)
+                if m and key not in info:
+                    info[key] = m.group(1).rstrip("/")
+            if "Ctrl+C stops it" in line:
+                break
+        missing = {"jenkins_url", "user", "token", "devtest_url"} - set(info)
+        assert not missing, f"the sandbox did not print {sorted(missing)}; it printed:\n{''.join(lines)[-3000:]}"
+        yield info
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.stdout.close()
