@@ -33,8 +33,10 @@ export interface RunLogStreamProps {
 }
 
 export const LOG_ROW_HEIGHT = 20;
-/** Batch renders: a fast stream re-renders at most this often. */
+/** Batch renders: a live stream re-renders at most this often; a history replay of many lines less often. */
 const FLUSH_MS = 80;
+const FLUSH_BURST_MS = 300;
+const BURST_LINES = 2_000;
 
 function pendingStages(): Stage[] {
   return STAGE_IDS.map((id) => ({ id, name: stageLabel(id), status: 'pending', started_at: null, finished_at: null, duration_ms: null }));
@@ -78,10 +80,21 @@ export function RunLogStream({ runId, initialStages, onStage, onStatus, onEnd, h
     setVersion((v) => v + 1);
     setEndStatus(null);
     let flushTimer: ReturnType<typeof setTimeout> | null = null;
+    let flushedTotal = 0;
+    let pendingSince = 0;
     const scheduleFlush = () => {
       if (flushTimer) return;
-      flushTimer = setTimeout(() => {
+      pendingSince = storeRef.current.total;
+      flushTimer = setTimeout(function flush() {
+        // Still pouring in (history replay)? Wait a little longer, so 100 000 lines cost a few renders, not thousands.
+        const burst = storeRef.current.total - pendingSince > BURST_LINES && storeRef.current.total - flushedTotal < 50_000;
+        pendingSince = storeRef.current.total;
+        if (burst) {
+          flushTimer = setTimeout(flush, FLUSH_BURST_MS);
+          return;
+        }
         flushTimer = null;
+        flushedTotal = storeRef.current.total;
         setVersion((v) => v + 1);
       }, FLUSH_MS);
     };
@@ -142,7 +155,10 @@ export function RunLogStream({ runId, initialStages, onStage, onStatus, onEnd, h
     count: index.count,
     getScrollElement: () => scrollRef.current,
     estimateSize: () => LOG_ROW_HEIGHT,
-    overscan: 30,
+    overscan: 12,
+    // Scroll updates render in the next frame instead of synchronously: with a fast stream
+    // and follow-the-tail, synchronous renders per scroll event are most of the cost.
+    useFlushSync: false,
   });
 
   useEffect(() => {
