@@ -497,6 +497,15 @@ describe('queue and trigger details', () => {
     expect(await c.findQueuedByRunId('WeSign-CI', 'run-7')).toBeNull();
   });
 
+  it('refuses to look for an empty QA_RUN_ID (it would match every build run with the default), without a request', async () => {
+    const s = await serve((_req, res) => json(res, { builds: [{ number: 1, actions: [{ parameters: [{ name: 'QA_RUN_ID', value: '' }] }] }], items: [] }));
+    const c = client(s);
+    for (const call of [() => c.findBuildByRunId('WeSign-CI', ''), () => c.findQueuedByRunId('WeSign-CI', ' '), () => c.ensureTriggered('WeSign-CI', { ...params, QA_RUN_ID: '' })]) {
+      expect((await caught(call())).code).toBe('invalid_argument');
+    }
+    expect(s.seen).toHaveLength(0);
+  });
+
   it('buildState keeps building:true while result is already set (gotcha 3)', async () => {
     const s = await serve((_req, res) =>
       json(res, {

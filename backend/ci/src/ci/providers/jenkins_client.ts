@@ -210,6 +210,7 @@ export class JenkinsClient implements CiProvider {
 
   async findBuildByRunId(job: string, qaRunId: string, signal?: AbortSignal): Promise<BuildRef | null> {
     // §9: builds are newest first; the first 50 cover any restart we can recover from.
+    requireRunId(qaRunId);
     const tree = 'builds[number,url,actions[parameters[name,value]]]{0,50}';
     const reply = await this.http.send('GET', `${jobPath(job)}/api/json?tree=${encodeURIComponent(tree)}`, { signal });
     const body = await this.json(reply, BuildsJson, 'looking for the build of a run', () => this.jobNotFound(job));
@@ -226,6 +227,7 @@ export class JenkinsClient implements CiProvider {
    * build waiting in its quiet period, or blocked by a running build, is not in `builds` yet.
    */
   async findQueuedByRunId(job: string, qaRunId: string, signal?: AbortSignal): Promise<QueueRef | null> {
+    requireRunId(qaRunId);
     const tree = 'items[id,params,task[name,url],actions[parameters[name,value]]]';
     const reply = await this.http.send('GET', `/queue/api/json?tree=${encodeURIComponent(tree)}`, { signal });
     const body = await this.json(reply, QueueJson, 'looking for a queued build of a run');
@@ -595,6 +597,13 @@ function parameterValue(actions: z.infer<typeof Actions>, name: string): string 
 function stageStatus(s: string): ProviderStageStatus {
   if (s === 'FAILURE') return 'FAILED';
   return (STAGE_STATUSES as readonly string[]).includes(s) ? (s as ProviderStageStatus) : 'NOT_EXECUTED';
+}
+
+/** An empty run id would match every build that ran with the parameter's default (""). */
+function requireRunId(qaRunId: string): void {
+  if (typeof qaRunId !== 'string' || qaRunId.trim() === '') {
+    throw new ProviderError('invalid_argument', `A ${RUN_ID_PARAMETER} to look for must be the run's non-empty id (its UUID), got ${JSON.stringify(qaRunId)}.`, false);
+  }
 }
 
 function queueId(queue: QueueRef): number {

@@ -16,6 +16,10 @@
  * a tail now would print U+FFFD, leak half a note, or leave a stray CR. Instead the tail is held
  * back: the cursor we return points at its first byte, so the next read starts there and gets it
  * whole. Once the log is complete (no `X-More-Data`) nothing is held back.
+ *
+ * Which X-Text-Size Jenkins 2.509+ reports for a running build's trailing partial line is
+ * UNVERIFIED against a live server (§5.1); this works with the classic contract (cursor after the
+ * last complete line) and with a reply cut anywhere, as long as the body ends at X-Text-Size.
  */
 
 const NOTE_PREAMBLE = '\x1b[8mha:';
