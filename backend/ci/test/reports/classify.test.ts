@@ -90,6 +90,17 @@ describe('classifyFailure', () => {
     expect(c.next_step).toContain('newman.html / playwright.html');
   });
 
+  it('a 401 or a refused connection printed by the API tests is a test regression, not credentials or network', () => {
+    const c = classifyFailure(
+      base({
+        failed_gates: ['score'],
+        lines: ['[api] → GET /UserApi/users', '[api]   GET http://DevTest/UserApi/users [401 Unauthorized, 180B, 12ms]', '[api]   connect ECONNREFUSED 10.0.0.5:443'],
+        tests: { build: noTests, api: { failed: 1, errors: 0, failed_tests: ['GET /UserApi/users › status is 200'] }, e2e: noTests },
+      }),
+    )!;
+    expect(c.kind).toBe('test_regression');
+  });
+
   it('Jenkins down → infrastructure, from the orchestrator’s error or from the log', () => {
     const fromError = classifyFailure(base({ ci_result: null, infrastructure_error: 'Jenkins unreachable for 300 s: connect ECONNREFUSED 127.0.0.1:8081' }))!;
     expect(fromError.kind).toBe('infrastructure');

@@ -77,6 +77,7 @@ const RULES: Rule[] = [
   },
 ];
 
+const TEST_OUTPUT = /^\s*\[(api|e2e)\]/;
 const clip = (s: string) => (s.length > 300 ? `${s.slice(0, 297)}...` : s);
 
 export function classifyFailure(i: ClassifyInput): Classification | null {
@@ -89,8 +90,11 @@ export function classifyFailure(i: ClassifyInput): Classification | null {
     const r = RULES[0]!;
     return { kind: 'infrastructure', message: `${r.message(server)}: ${clip(i.infrastructure_error)}`, next_step: r.next({ server, credentialsId }), evidence: [clip(i.infrastructure_error)] };
   }
+  // What the API and E2E tests print (a 401 the API answered, a refused test
+  // request) is the tests' business: those lines speak for test_regression only.
+  const pipelineLines = i.lines.filter((l) => !TEST_OUTPUT.test(l));
   for (const rule of RULES) {
-    const hits = i.lines.filter((l) => rule.re.test(l));
+    const hits = pipelineLines.filter((l) => rule.re.test(l));
     if (!hits.length) continue;
     return {
       kind: rule.kind,
