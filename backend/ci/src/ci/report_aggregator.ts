@@ -311,7 +311,7 @@ export async function aggregate(input: AggregateInput): Promise<Summary> {
   const rbSmokeObj = nestedObj(rb, 'smoke');
   const rbSmoke = smokeResults(rbSmokeObj ?? { urls: rb?.smoke_results ?? rb?.urls });
   const resmoke =
-    pick(rb, ['resmoke_passed', 'smoke_passed', 're_smoke_passed'], 'boolean') ?? pickPassed(rbSmokeObj) ?? (rbSmoke.length ? rbSmoke.every((u) => u.healthy) : null);
+    pick(rb, ['resmoke_passed', 'smoke_passed', 'smoke_ok', 're_smoke_passed'], 'boolean') ?? pickPassed(rbSmokeObj) ?? (rbSmoke.length ? rbSmoke.every((u) => u.healthy) : null);
   const rollback: RollbackRecord = {
     present: rollbackF!.present && !!rb,
     backup_id: pick(rb, ['backup_id', 'restored_backup_id'], 'string'),
