@@ -22,14 +22,32 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 /** Longest route parameter (run id, environment, artifact path); longer gets 414. */
 export const MAX_PARAM_LENGTH = 256;
 
+/**
+ * Errors the router raises before any hook or error handler runs (a malformed
+ * %-escape, an over-long parameter): answered in the DESIGN §5 shape too,
+ * without echoing the URL back.
+ */
+const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (err, _request, reply) => {
+  const send = (status: number, code: string, message: string) =>
+    reply.code(status).header('x-content-type-options', 'nosniff').header('cache-control', 'no-store').send({ error: { code, message, details: null } });
+  if (err.code === 'FST_ERR_BAD_URL') return send(400, 'bad_url', 'The URL has a malformed %-escape; encode each path segment once (encodeURIComponent).');
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return send(414, 'param_too_long', `A path segment is longer than ${MAX_PARAM_LENGTH} characters; use the ids and names the API returns.`);
+  }
+  return send(500, 'internal_error', 'The server failed to handle this request; the details are in the server log.');
+};
+
 /** Options for `Fastify({...})`: these cannot be changed after creation. */
-export function hardenedServerOptions(auth: Pick<AuthConfig, 'trustProxy'>): Pick<FastifyServerOptions, 'bodyLimit' | 'trustProxy' | 'requestTimeout' | 'routerOptions'> {
+export function hardenedServerOptions(
+  auth: Pick<AuthConfig, 'trustProxy'>,
+): Pick<FastifyServerOptions, 'bodyLimit' | 'trustProxy' | 'requestTimeout' | 'routerOptions' | 'frameworkErrors'> {
   return {
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: auth.trustProxy,
     // A client that trickles its request is cut off (slowloris); WebSocket frames are not requests.
     requestTimeout: 30_000,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
   };
 }
 

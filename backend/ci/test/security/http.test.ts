@@ -45,10 +45,15 @@ describe('security headers', () => {
     expect(h.writes).toHaveLength(0);
   });
 
-  it('refuses an over-long route parameter', async () => {
-    const res = await fetch(`${h.url}/ci/environments/${'e'.repeat(300)}/rollback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    expect(res.status).toBeGreaterThanOrEqual(400);
-    expect(res.status).toBeLessThan(500);
+  it('refuses an over-long route parameter and a malformed escape in the error shape, without echoing the URL', async () => {
+    const long = await fetch(`${h.url}/ci/environments/${'e'.repeat(300)}/rollback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(long.status).toBe(414);
+    const body = await json(long);
+    expect(body.error.code).toBe('param_too_long');
+    expect(JSON.stringify(body)).not.toContain('eeeeeeeeee');
+    const bad = await fetch(`${h.url}/ci/runs/%zz`);
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).error).toMatchObject({ code: 'bad_url' });
   });
 });
 
