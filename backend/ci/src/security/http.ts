@@ -27,9 +27,11 @@ export const MAX_PARAM_LENGTH = 256;
  * %-escape, an over-long parameter): answered in the DESIGN §5 shape too,
  * without echoing the URL back.
  */
-const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (err, _request, reply) => {
+const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (err, _request, rawReply) => {
+  const reply = rawReply as unknown as FastifyReply;
   const send = (status: number, code: string, message: string) =>
-    reply.code(status).header('x-content-type-options', 'nosniff').header('cache-control', 'no-store').send({ error: { code, message, details: null } });
+    reply
+      .code(status).header('x-content-type-options', 'nosniff').header('cache-control', 'no-store').send({ error: { code, message, details: null } });
   if (err.code === 'FST_ERR_BAD_URL') return send(400, 'bad_url', 'The URL has a malformed %-escape; encode each path segment once (encodeURIComponent).');
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
     return send(414, 'param_too_long', `A path segment is longer than ${MAX_PARAM_LENGTH} characters; use the ids and names the API returns.`);
