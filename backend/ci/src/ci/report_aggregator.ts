@@ -375,6 +375,7 @@ export async function aggregate(input: AggregateInput): Promise<Summary> {
     },
     api: {
       required: suiteSelected('api'),
+      stageStatus: stage('api'),
       html: newmanHtml,
       htmlName: 'newman.html',
       dataName: 'newman.json',
@@ -383,6 +384,7 @@ export async function aggregate(input: AggregateInput): Promise<Summary> {
     },
     e2e: {
       required: suiteSelected('e2e'),
+      stageStatus: stage('e2e'),
       html: playwrightHtml,
       htmlName: 'playwright.html',
       dataName: 'e2e-junit.xml',
@@ -402,6 +404,9 @@ export async function aggregate(input: AggregateInput): Promise<Summary> {
     const restoredOk = rollback.restored !== false;
     rollbackFailed = isDeploy ? !(restoredOk && rollback.resmoke_passed === true) : !(restoredOk && rollback.resmoke_passed !== false) || smokeFailed;
   } else if (stage('rollback') === 'failure') rollbackFailed = true;
+  // Smoke ran and failed for a new version, and nothing says it was restored: DevTest is left broken.
+  const unrestored = isDeploy && !run.dry_run && smoke.present && smokeFailed && !rollback.present;
+  if (unrestored) rollbackFailed = true;
 
   const anyStageFailed = run.stages.some((s) => s.status === 'failure');
   const ciFailed = run.ci_result === 'FAILURE' || run.ci_result === 'ABORTED';
@@ -409,7 +414,9 @@ export async function aggregate(input: AggregateInput): Promise<Summary> {
   let reason: string | null;
   if (rollbackFailed) {
     status = 'failed';
-    reason = `ROLLBACK FAILED: ${rollback.restored === false ? 'the backup could not be restored' : 're-smoke failed after restoring the backup'}${rollback.backup_id ? ` (${rollback.backup_id})` : ''}`;
+    reason = unrestored
+      ? 'ROLLBACK FAILED: smoke failed for the new version and there is no rollback record (rollback.json): the previous version was not restored'
+      : `ROLLBACK FAILED: ${rollback.restored === false ? 'the backup could not be restored' : 're-smoke failed after restoring the backup'}${rollback.backup_id ? ` (${rollback.backup_id})` : ''}`;
   } else if (isDeploy && !run.dry_run && rollback.present && rollback.resmoke_passed === true) {
     status = 'rolled_back';
     const smokeGate = gates.find((g) => g.id === 'smoke')!;

@@ -272,6 +272,24 @@ describe('gate: smoke, and the rollback verdicts', () => {
     expect(renderConsoleBlock(s)).toContain('ROLLBACK FAILED');
   });
 
+  it('a deploy that failed smoke with no rollback record is failed with rollback_failed', async () => {
+    const dir = makeRunDir({ smoke: 'fail', rollback: 'none', api: 'none', e2e: 'none' });
+    const st = stages({ preflight: 'success', build: 'success', deploy: 'success', smoke: 'failure', rollback: 'pending', api: 'pending', e2e: 'pending' });
+    const s = await aggregate(input(dir, { run: { stages: st, ci_result: 'FAILURE' } }));
+    expect(s.verdict.status).toBe('failed');
+    expect(s.rollback_failed).toBe(true);
+    expect(s.verdict.reason).toMatch(/no rollback record/);
+  });
+
+  it('a suite that never ran says so in the reports gate', async () => {
+    const dir = makeRunDir({ preflight: 'fail', manifest: 'none', smoke: 'none', api: 'none', e2e: 'none' });
+    const st = stages({ checkout: 'success', preflight: 'failure', build: 'pending', deploy: 'pending', smoke: 'pending', api: 'pending', e2e: 'pending' });
+    const s = await aggregate(input(dir, { run: { stages: st, ci_result: 'FAILURE' } }));
+    expect(gate(s, 'reports').reason).toBe('newman.html is missing: the api tests did not run (stage pending); playwright.html is missing: the e2e tests did not run (stage pending)');
+    expect(s.verdict.reason).toMatch(/^preflight: /);
+    expect(s.rollback_failed).toBe(false);
+  });
+
   it('fails when smoke.json is missing after a deploy', async () => {
     const s = await aggregate(input(makeRunDir({ smoke: 'none' })));
     expect(failedGates(s)).toContain('smoke');

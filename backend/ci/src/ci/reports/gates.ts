@@ -17,6 +17,8 @@ const RAN = new Set(['success', 'failure', 'rolled_back', 'running']);
 export interface SuiteReport {
   /** Selected and expected to have run. */
   required: boolean;
+  /** The suite's stage status, or null when stages are unknown. */
+  stageStatus: string | null;
   html: HtmlInspection | null;
   htmlName: string;
   dataName: string;
@@ -85,6 +87,10 @@ function smokeGate(i: GateInput): Gate {
 
 function suiteProblems(name: 'api' | 'e2e', r: GateInput['api'] | GateInput['e2e']): string[] {
   const problems: string[] = [];
+  // Say so plainly when the suite never ran (an earlier stage stopped the run).
+  if (r.stageStatus !== null && !RAN.has(r.stageStatus) && !r.html?.present && !r.data.ok) {
+    return [`${r.htmlName} is missing: the ${name} tests did not run (stage ${r.stageStatus})`];
+  }
   if (!r.html || r.html.problem) problems.push(`${r.htmlName} ${r.html?.problem ?? 'is missing'}`);
   if (!r.data.ok) problems.push(`${r.dataName} ${r.data.problem}`);
   if (problems.length || !r.html) return problems;
