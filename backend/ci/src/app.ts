@@ -132,7 +132,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const service = new RunService({ config, store, queue, events, sandbox: !!sandbox });
   const auth: AuthSeam = noAuth();
 
-  const app = Fastify({ loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: 64 * 1024, disableRequestLogging: false, trustProxy: false });
+  const app = Fastify({ loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
+  // The API speaks JSON only: a text/plain body is a 415 that says so, not a confusing 422.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app, redactor);

@@ -66,13 +66,16 @@ export class RunCancelled extends Error {
 }
 
 const now = () => new Date().toISOString();
+/** Waits ms, or less if the signal aborts; removes its listener either way (one signal serves a whole run). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(t);
+      signal?.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 /** wfapi status → our chip status (reference §6.1; FAILED ≠ FAILURE, gotcha 11). */
@@ -118,16 +121,34 @@ export class Orchestrator {
   async execute(runId: string, owner: string, signal: AbortSignal): Promise<void> {
     const run = await this.d.store.getRun(runId);
     if (!run) return;
-    const ctx = new RunContext(this.d, run, owner, signal);
+    // The lease is renewed on a heartbeat, not by the phases: fetching and
+    // aggregating may take longer than a lease, and a lapsed lease would let
+    // another worker (or this one) start the same run a second time.
+    const local = new AbortController();
+    const onAbort = () => local.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const leaseMs = leaseMsOf(this.d.config);
+    const heartbeat = setInterval(() => {
+      this.d.store.renewLease(runId, owner, leaseMs).then(
+        (held) => {
+          if (!held) local.abort();
+        },
+        (err) => this.d.log.warn({ runId, err: coerceError(err).message }, 'lease renewal failed; retrying'),
+      );
+    }, Math.max(100, Math.floor(leaseMs / 3)));
+    const ctx = new RunContext(this.d, run, owner, local.signal);
     try {
       await ctx.load();
       await ctx.drive();
     } catch (err) {
-      if (err instanceof LeaseLostError || signal.aborted) {
+      if (err instanceof LeaseLostError || local.signal.aborted) {
         this.d.log.warn({ runId, err: coerceError(err).message }, 'stopped following run (lease lost or shutting down)');
         return;
       }
       await ctx.failWithError(coerceError(err));
+    } finally {
+      clearInterval(heartbeat);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 }

@@ -49,7 +49,10 @@ export class EmbeddedQueue implements JobQueue {
       if (this.active.size < concurrency) {
         try {
           const run = await this.o.store.claimNext(this.owner, this.o.leaseMs);
-          if (run) {
+          if (run && this.active.has(run.run_id)) {
+            // Our own execution is still winding down (its lease lapsed): never run it twice.
+            this.o.log.warn({ runId: run.run_id }, 'claimed a run this worker is still executing; leaving it to that execution');
+          } else if (run) {
             claimed = true;
             const p = this.o.orchestrator
               .execute(run.run_id, this.owner, this.abort.signal)
