@@ -70,6 +70,13 @@ export const PAGE_CSP_DIRECTIVES = {
   manifestSrc: ["'self'"],
 };
 
+/** The OpenAPI UI (/docs) sets inline styles; only there may styles be inline. Scripts stay 'self'. */
+const DOCS_PREFIX = '/docs';
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const DOCS_CSP = Object.entries({ ...PAGE_CSP_DIRECTIVES, styleSrc: ["'self'", "'unsafe-inline'"] })
+  .map(([k, v]) => `${kebab(k)} ${v.join(' ')}`)
+  .join('; ');
+
 type Bucket = 'login' | 'write' | 'read';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const LOGIN_PATHS = new Set(['/ci/auth/login']);
@@ -103,6 +110,12 @@ export async function registerHttpHardening(app: FastifyInstance, cfg: Hardening
     crossOriginResourcePolicy: { policy: 'same-origin' },
     crossOriginOpenerPolicy: { policy: 'same-origin' },
     crossOriginEmbedderPolicy: false,
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const p = request.url.split('?', 1)[0] ?? '';
+    if (p === DOCS_PREFIX || p.startsWith(`${DOCS_PREFIX}/`)) reply.header('content-security-policy', DOCS_CSP);
+    return payload;
   });
 
   const maxFor: Record<Bucket, number> = { login: rateLimits.loginPerMinute, write: rateLimits.writesPerMinute, read: rateLimits.readsPerMinute };

@@ -30,6 +30,14 @@ describe('security headers', () => {
     expect(res.headers.get('strict-transport-security')).toBeNull();
   });
 
+  it('lets only the OpenAPI UI (/docs) use inline styles; scripts stay self-only there too', async () => {
+    const docs = (await fetch(`${h.url}/docs/anything`)).headers.get('content-security-policy') ?? '';
+    expect(docs).toContain("style-src 'self' 'unsafe-inline'");
+    expect(docs).toContain("script-src 'self';");
+    expect(docs).not.toMatch(/script-src[^;]*unsafe/);
+    expect((await fetch(`${h.url}/docsx`)).headers.get('content-security-policy')).not.toContain('unsafe-inline');
+  });
+
   it('sends no CORS headers by default and refuses a preflight from any origin', async () => {
     const res = await fetch(`${h.url}/ci/runs`, { headers: { origin: 'https://other.example' } });
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
