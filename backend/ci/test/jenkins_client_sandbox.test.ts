@@ -53,6 +53,9 @@ async function untilFinished(c: JenkinsClient, build: BuildRef) {
   throw new Error('the build never finished');
 }
 
+/** The end of a console, to explain in a failure message why a sandbox build did not succeed. */
+const tail = (text: string) => `build console (last lines):\n${text.split('\n').slice(-25).join('\n')}`;
+
 const readAll = async (s: ReadableStream<Uint8Array>) => Buffer.from(await new Response(s).arrayBuffer());
 const lf = (s: string) => s.replace(/\r\n/g, '\n');
 
@@ -132,13 +135,13 @@ describe('Jenkins client against the sandbox Jenkins', () => {
     const full = (await readAll(await c.consoleText(build))).toString('utf8');
     expect(followed.text).toBe(lf(full));
     expect(followed.text).toContain('[Pipeline]');
+    expect(followed.text.trimEnd().endsWith('Finished: SUCCESS'), tail(followed.text)).toBe(true);
     // The raw stream really carried notes and CRLFs, so the comparison above tested the stripping.
     const raw = await fetch(`${sb.jenkinsUrl}/job/${JOB}/${build.number}/logText/progressiveText?start=0`, {
       headers: { authorization: 'Basic ' + Buffer.from(`${sb.user}:${sb.token}`).toString('base64') },
     }).then((r) => r.text());
     expect(raw).toContain('\x1b[8mha:');
     expect(raw).toContain('\r\n');
-    expect(followed.text.trimEnd().endsWith('Finished: SUCCESS')).toBe(true);
     const final = await c.buildState(build);
     expect([final.building, final.result]).toEqual([false, 'SUCCESS']);
     // A read at the final cursor gives nothing new and says the log is complete.
@@ -277,7 +280,7 @@ describe('Jenkins client against the sandbox Jenkins', () => {
       }
       const followed = await followConsole(c, build, call);
       const state = await call(() => c.buildState(build));
-      expect([state.building, state.result]).toEqual([false, 'SUCCESS']);
+      expect([state.building, state.result], tail(followed.text)).toEqual([false, 'SUCCESS']);
       const stages = await call(() => c.stages(build));
       expect(stages.length).toBeGreaterThan(4);
       const artifacts = await call(() => c.listArtifacts(build));
