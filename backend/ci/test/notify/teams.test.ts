@@ -81,6 +81,14 @@ describe('Teams notifier', () => {
     expect(got.body).toContain('token=****');
   });
 
+  it('keeps the card under Teams’ 28 KB limit when the reason is very long', async () => {
+    const r = await receiver([{ status: 200 }]);
+    const e = await failedRunEvent();
+    e.run.reason = 'gate failed: '.repeat(5000);
+    await createTeamsNotifier({ webhookUrl: r.url, redactor }).send(e);
+    expect(Buffer.byteLength(r.received[0]!.body)).toBeLessThan(28 * 1024);
+  });
+
   it('on 429 waits what Retry-After says, then delivers', async () => {
     const r = await receiver([{ status: 429, headers: { 'retry-after': '7' }, body: 'slow down' }, { status: 202 }]);
     const { waits, sleep } = recordSleep();
@@ -91,7 +99,7 @@ describe('Teams notifier', () => {
   });
 
   it('retries 5xx with growing backoff and then fails with a message that holds no webhook URL', async () => {
-    const r = await receiver([{ status: 503, body: `upstream at ${'x'} unavailable` }]);
+    const r = await receiver([{ status: 503, body: 'upstream unavailable' }]);
     const { waits, sleep } = recordSleep();
     const teams = createTeamsNotifier({ webhookUrl: r.url, redactor, sleep, baseDelayMs: 100, maxAttempts: 4 });
     const [result] = await notifyAll([teams], await failedRunEvent());

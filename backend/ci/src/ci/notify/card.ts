@@ -23,6 +23,9 @@ const REPORT_LINKS: Array<{ title: string; match: (path: string) => boolean }> =
   { title: 'deploy.log', match: (p) => p === 'deploy.log' },
 ];
 
+/** Teams rejects cards over ~28 KB; long reasons are cut, the full text is in summary.json. */
+export const clip = (s: string, max = 1000) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+
 export function statusLabel(e: NotificationEvent): string {
   const s = e.run.status.replace('_', ' ').toUpperCase();
   return e.summary.rollback_failed ? `${s} — ROLLBACK FAILED` : s;
@@ -51,7 +54,7 @@ export function buildTeamsMessage(e: NotificationEvent): Record<string, unknown>
     { title: 'Kind', value: e.run.kind === 'rollback' ? 'rollback' : s.run.dry_run ? 'dry run' : 'deploy' },
     { title: 'Branch/tag', value: s.run.branch_or_tag },
   ];
-  if (s.verdict.failure) facts.push({ title: 'Failure', value: `${s.verdict.failure.kind}: ${s.verdict.failure.message}` });
+  if (s.verdict.failure) facts.push({ title: 'Failure', value: clip(`${s.verdict.failure.kind}: ${s.verdict.failure.message}`, 500) });
   const body: Array<Record<string, unknown>> = [
     { type: 'TextBlock', size: 'Large', weight: 'Bolder', wrap: true, color: COLOR[e.run.status] ?? 'Default', text: `${e.run.app} → ${e.run.env}: ${statusLabel(e)}` },
     { type: 'TextBlock', isSubtle: true, spacing: 'None', wrap: true, text: `Run ${e.run.run_id}` },
@@ -60,7 +63,7 @@ export function buildTeamsMessage(e: NotificationEvent): Record<string, unknown>
   if (s.rollback_failed) {
     body.push({ type: 'TextBlock', wrap: true, weight: 'Bolder', color: 'Attention', text: 'The automatic rollback failed: DevTest may be down. Restore the backup by hand (docs/Runbook.md).' });
   }
-  if (e.run.reason) body.push({ type: 'TextBlock', wrap: true, text: e.run.reason });
+  if (e.run.reason) body.push({ type: 'TextBlock', wrap: true, text: clip(e.run.reason) });
   if (s.verdict.failure) body.push({ type: 'TextBlock', wrap: true, isSubtle: true, text: `Next step: ${s.verdict.failure.next_step}` });
   return {
     type: 'message',
