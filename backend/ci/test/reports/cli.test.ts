@@ -1,6 +1,6 @@
 /** The aggregator command the Jenkinsfile's post section runs, as a real child process. */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -41,11 +41,15 @@ describe('cli/aggregate.ts', () => {
     expect(s.score.components.filter((c: { included: boolean }) => c.included).map((c: { id: string; weight: number }) => [c.id, c.weight])).toEqual([['build', 50]]);
   });
 
-  it('masks the values of --secret-env variables found in the reports', () => {
+  it('masks the values of --secret-env variables found in the reports and fails the secrets gate', () => {
     const dir = makeRunDir();
-    const r = run(['--reports', dir, '--secret-env', 'WINRM_PASSWORD'], { WINRM_PASSWORD: 'fake-winrm-password-example', SMOKE_URLS: SMOKE_URLS.join(',') });
+    const secret = 'fake-winrm-password-example';
+    writeFileSync(path.join(dir, 'deploy.log'), `[deploy] net use \\\\DevTest\\c$ /user:svc-devtest ${secret}\n`);
+    const r = run(['--reports', dir, '--secret-env', 'WINRM_PASSWORD'], { WINRM_PASSWORD: secret, SMOKE_URLS: SMOKE_URLS.join(',') });
     expect(r.status).toBe(0);
-    expect(r.stdout).not.toContain('fake-winrm-password-example');
+    expect(r.stdout).toContain('Gate     secrets: secrets found and masked before storage — deploy.log: 1 × configured_secret');
+    expect(readFileSync(path.join(dir, 'deploy.log'), 'utf8')).not.toContain(secret);
+    expect(readFileSync(path.join(dir, 'summary.json'), 'utf8')).not.toContain(secret);
   });
 
   it('exits 2 with a message saying what to send on bad arguments', () => {
