@@ -56,7 +56,7 @@ function Set-StageLogFile {
     if ([string]::IsNullOrEmpty($Path)) { $script:StageContext.LogFile = $null; return }
     $parent = Split-Path -Path $Path -Parent
     if ($parent -and -not (Test-Path -LiteralPath $parent)) { $null = New-Item -ItemType Directory -Path $parent -Force -ErrorAction Stop }
-    $script:StageContext.LogFile = $Path
+    $script:StageContext.LogFile = Resolve-LocalPath $Path
 }
 
 function Write-StageLine {
@@ -120,6 +120,16 @@ function Receive-StageOutput {
     }
 }
 
+function Resolve-LocalPath {
+    <#
+      Full path of Path relative to the current PowerShell location (.NET methods resolve relative
+      paths against the process directory, which can differ from it).
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory = $true, Position = 0)][string]$Path)
+    return $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+}
+
 function Get-IsoTimestamp {
     <# UTC time as ISO 8601 text (ConvertTo-Json on 5.1 would write DateTime as \/Date(...)\/). #>
     [CmdletBinding()]
@@ -181,6 +191,38 @@ function ConvertTo-UrlList {
     return , $urls.ToArray()
 }
 
+function ConvertTo-ComparablePath {
+    [CmdletBinding()]
+    param([Parameter(Mandatory = $true)][string]$Path)
+    return $Path.Replace('/', '\').TrimEnd('\').ToLowerInvariant()
+}
+
+function Assert-DeployPaths {
+    <#
+      Refuses target folders that would make the mirror copy dangerous: relative paths, '..', a drive
+      or share root, and BACKUP_ROOT or STAGING inside DEPLOY_DIR (or the other way round).
+      The folders are on the server, so this checks the text only (Windows or, for tests, POSIX paths).
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory = $true)][System.Collections.IDictionary]$Paths, [string]$DeployKey = 'DeployDir')
+    foreach ($name in $Paths.Keys) {
+        $value = [string]$Paths[$name]
+        if ([string]::IsNullOrWhiteSpace($value)) { throw ("-{0} is required: pass a full path on the server, e.g. C:\inetpub\WeSign" -f $name) }
+        if ($value -notmatch '^([A-Za-z]:[\\/]|/|\\\\)') { throw ("-{0} '{1}' is not a full path: pass e.g. C:\inetpub\WeSign" -f $name, $value) }
+        if ($value -match '(^|[\\/])\.\.([\\/]|$)') { throw ("-{0} '{1}' contains '..': pass a plain full path" -f $name, $value) }
+        if ($value -match '^([A-Za-z]:[\\/]?|[\\/]+|\\\\[^\\]+\\[^\\]+[\\]?)$') { throw ("-{0} '{1}' is a drive or share root: pass a folder below it" -f $name, $value) }
+    }
+    if (-not $Paths.Contains($DeployKey)) { return }
+    $deploy = ConvertTo-ComparablePath -Path $Paths[$DeployKey]
+    foreach ($name in $Paths.Keys) {
+        if ($name -eq $DeployKey) { continue }
+        $other = ConvertTo-ComparablePath -Path $Paths[$name]
+        if ($other -eq $deploy -or $other.StartsWith($deploy + '\') -or $deploy.StartsWith($other + '\')) {
+            throw ("-{0} '{1}' and -{2} '{3}' overlap: keep the backup and staging folders outside the site folder" -f $name, $Paths[$name], $DeployKey, $Paths[$DeployKey])
+        }
+    }
+}
+
 # ---------------------------------------------------------------------------------------------
 # Retry, JSON, files
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +269,7 @@ function Write-JsonFile {
     $parent = Split-Path -Path $Path -Parent
     if ($parent -and -not (Test-Path -LiteralPath $parent)) { $null = New-Item -ItemType Directory -Path $parent -Force -ErrorAction Stop }
     $json = ConvertTo-Json -InputObject $InputObject -Depth $Depth
-    $full = [System.IO.Path]::GetFullPath($Path)
+    $full = (Resolve-LocalPath $Path)
     [System.IO.File]::WriteAllText($full, (Protect-StageText -Text $json) + "`n", (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
 }
 
@@ -236,7 +278,7 @@ function Read-JsonFile {
     [CmdletBinding()]
     param([Parameter(Mandatory = $true)][string]$Path)
     if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
-    $text = [System.IO.File]::ReadAllText([System.IO.Path]::GetFullPath($Path))
+    $text = [System.IO.File]::ReadAllText((Resolve-LocalPath $Path))
     if ($text.Trim().Length -eq 0) { return $null }
     return (ConvertFrom-Json -InputObject $text)
 }
@@ -252,8 +294,8 @@ function Get-RelativeChildPath {
     <# Path of Child below Root with '/' separators ([IO.Path]::GetRelativePath is 7-only). #>
     [CmdletBinding()]
     param([Parameter(Mandatory = $true)][string]$Root, [Parameter(Mandatory = $true)][string]$Child)
-    $rootFull = [System.IO.Path]::GetFullPath($Root).TrimEnd('\', '/')
-    $childFull = [System.IO.Path]::GetFullPath($Child)
+    $rootFull = (Resolve-LocalPath $Root).TrimEnd('\', '/')
+    $childFull = (Resolve-LocalPath $Child)
     if (-not $childFull.StartsWith($rootFull, [System.StringComparison]::OrdinalIgnoreCase)) {
         throw ("'{0}' is not below '{1}'" -f $childFull, $rootFull)
     }
@@ -317,7 +359,7 @@ function Get-UnsafeZipEntry {
     [CmdletBinding()]
     param([Parameter(Mandatory = $true)][string]$ZipPath)
     $unsafe = New-Object -TypeName System.Collections.Generic.List[string]
-    $zip = [System.IO.Compression.ZipFile]::OpenRead([System.IO.Path]::GetFullPath($ZipPath))
+    $zip = [System.IO.Compression.ZipFile]::OpenRead((Resolve-LocalPath $ZipPath))
     try {
         foreach ($entry in $zip.Entries) {
             $name = $entry.FullName
@@ -350,10 +392,10 @@ function Expand-ZipSafely {
     [CmdletBinding()]
     param([Parameter(Mandatory = $true)][string]$ZipPath, [Parameter(Mandatory = $true)][string]$Destination)
     Assert-ZipIsSafe -ZipPath $ZipPath
-    $destinationFull = [System.IO.Path]::GetFullPath($Destination).TrimEnd('\', '/')
+    $destinationFull = (Resolve-LocalPath $Destination).TrimEnd('\', '/')
     $null = New-Item -ItemType Directory -Path $destinationFull -Force -ErrorAction Stop
     $separator = [System.IO.Path]::DirectorySeparatorChar
-    $zip = [System.IO.Compression.ZipFile]::OpenRead([System.IO.Path]::GetFullPath($ZipPath))
+    $zip = [System.IO.Compression.ZipFile]::OpenRead((Resolve-LocalPath $ZipPath))
     try {
         foreach ($entry in $zip.Entries) {
             $relative = $entry.FullName.Replace('\', '/').Replace('/', [string]$separator)
@@ -465,17 +507,18 @@ function Get-RobocopyExitCodeMeaning {
     #>
     [CmdletBinding()]
     param([Parameter(Mandatory = $true)][int]$ExitCode)
-    $bits = [ordered]@{
-        1  = 'one or more files were copied'
-        2  = 'extra files or folders were found in the destination'
-        4  = 'mismatched files or folders were found'
-        8  = 'some files or folders could not be copied (copy errors, retries exhausted)'
-        16 = 'serious error: robocopy did not copy anything (bad arguments, access denied, path not found)'
-    }
+    # Pairs, not a hashtable: an [ordered] dictionary indexed by an int returns the entry at that position.
+    $bits = @(
+        @(1, 'one or more files were copied'),
+        @(2, 'extra files or folders were found in the destination'),
+        @(4, 'mismatched files or folders were found'),
+        @(8, 'some files or folders could not be copied (copy errors, retries exhausted)'),
+        @(16, 'serious error: robocopy did not copy anything (bad arguments, access denied, path not found)')
+    )
     $meanings = New-Object -TypeName System.Collections.Generic.List[string]
     if ($ExitCode -eq 0) { $meanings.Add('nothing to copy: source and destination already in sync') }
-    foreach ($bit in $bits.Keys) {
-        if (($ExitCode -band $bit) -ne 0) { $meanings.Add(('{0} ({1})' -f $bits[$bit], $bit)) }
+    foreach ($pair in $bits) {
+        if (($ExitCode -band $pair[0]) -ne 0) { $meanings.Add(('{0} ({1})' -f $pair[1], $pair[0])) }
     }
     if ($ExitCode -lt 0 -or $ExitCode -gt 31) { $meanings.Add('unknown exit code') }
     return [pscustomobject]@{ ExitCode = $ExitCode; Success = ($ExitCode -ge 0 -and $ExitCode -lt 8); Meanings = $meanings.ToArray() }

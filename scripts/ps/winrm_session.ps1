@@ -21,7 +21,9 @@ function Get-DevTestCredential {
     [OutputType([pscredential])]
     param(
         [ValidatePattern('^[A-Za-z_][A-Za-z0-9_]*$')][string]$UserEnv = 'DEVTEST_USER',
-        [ValidatePattern('^[A-Za-z_][A-Za-z0-9_]*$')][string]$PasswordEnv = 'DEVTEST_PASSWORD'
+        [ValidatePattern('^[A-Za-z_][A-Za-z0-9_]*$')][string]$PasswordEnv = 'DEVTEST_PASSWORD',
+        # Named in the error message: the Jenkins credential that should be bound to these variables.
+        [string]$CredentialsId = 'svc-devtest'
     )
     $user = [Environment]::GetEnvironmentVariable($UserEnv)
     $password = [Environment]::GetEnvironmentVariable($PasswordEnv)
@@ -29,7 +31,7 @@ function Get-DevTestCredential {
     if ([string]::IsNullOrEmpty($user)) { $missing += $UserEnv }
     if ([string]::IsNullOrEmpty($password)) { $missing += $PasswordEnv }
     if ($missing.Count -gt 0) {
-        throw ("credential environment variable(s) not set: {0}. Fix: in the Jenkinsfile wrap the step in withCredentials([usernamePassword(credentialsId: 'svc-devtest', usernameVariable: '{1}', passwordVariable: '{2}')]); locally, set them in the shell (never in a file in the repo)." -f ($missing -join ', '), $UserEnv, $PasswordEnv)
+        throw ("credential environment variable(s) not set: {0}. Fix: in the Jenkinsfile wrap the step in withCredentials([usernamePassword(credentialsId: '{3}', usernameVariable: '{1}', passwordVariable: '{2}')]); locally, set them in the shell (never in a file in the repo)." -f ($missing -join ', '), $UserEnv, $PasswordEnv, $CredentialsId)
     }
     Register-StageSecret -Value $password
     $secure = ConvertTo-SecureString -String $password -AsPlainText -Force
@@ -47,7 +49,7 @@ function Get-WinRmFailureKind {
     if ($m -match 'trustedhosts') { return 'trustedhosts' }
     if ($m -match 'certificate|ssl|\bcn\b|common name|revocation|schannel') { return 'certificate' }
     if ($m -match 'access is denied|access denied|logon failure|user name or password|authentication|unauthorized|401|credentials') { return 'auth' }
-    if ($m -match 'cannot connect|could not connect|unable to connect|timed out|timeout|network path|no such host|name or service not known|refused|unreachable|destination') { return 'unreachable' }
+    if ($m -match 'cannot connect|could not connect|unable to connect|cannot complete the operation|accessible over the network|firewall|timed out|timeout|network path|no such host|name or service not known|refused|unreachable|destination') { return 'unreachable' }
     return 'other'
 }
 

@@ -103,6 +103,14 @@ function New-DeployLayout {
     return $layout
 }
 
+function New-FakePSSession {
+    <#
+      A real [PSSession] object that is not connected to anything (its constructor is not run), so the
+      scripts' parameter types are checked as on Windows while the mocks do the work.
+    #>
+    return [System.Runtime.CompilerServices.RuntimeHelpers]::GetUninitializedObject([System.Management.Automation.Runspaces.PSSession])
+}
+
 function Use-FakeRemoting {
     <#
       Mocks the WinRM cmdlets: New-PSSession returns a stand-in session, Invoke-Command runs the script
@@ -110,11 +118,13 @@ function Use-FakeRemoting {
       -ToSession copies locally, Test-TcpPort says the WinRM port is open. Call it in BeforeEach/It.
     #>
     Mock -CommandName Test-TcpPort -MockWith { $true }
-    Mock -CommandName New-PSSession -MockWith { [pscustomobject]@{ ComputerName = $ComputerName; Port = $Port; UseSSL = [bool]$UseSSL; Fake = $true } }
-    Mock -CommandName Remove-PSSession -RemoveParameterType Session -MockWith { }
-    Mock -CommandName Invoke-Command -RemoveParameterType Session -MockWith { & $ScriptBlock @ArgumentList }
-    Mock -CommandName Copy-Item -RemoveParameterType ToSession -ParameterFilter { $null -ne $ToSession } -MockWith {
-        Copy-Item -LiteralPath $LiteralPath -Destination $Destination -Force -ErrorAction Stop
+    Mock -CommandName New-PSSession -MockWith { New-FakePSSession }
+    Mock -CommandName Remove-PSSession -MockWith { }
+    Mock -CommandName Invoke-Command -MockWith { & $ScriptBlock @ArgumentList }
+    # The body must not call Copy-Item: through dynamic scoping that call would see this call's
+    # $ToSession, match the filter again and recurse.
+    Mock -CommandName Copy-Item -ParameterFilter { $null -ne $ToSession } -MockWith {
+        [System.IO.File]::Copy([string]@($LiteralPath)[0], $Destination, $true)
     }
 }
 
@@ -134,3 +144,24 @@ function Get-FreeTcpPort {
     $listener.Start()
     try { return $listener.LocalEndpoint.Port } finally { $listener.Stop() }
 }
+
+function Start-SmokeServer {
+    <# Starts fixtures/smoke_server.py on a free loopback port; returns @{ Process; BaseUrl }. Stop it with Stop-SmokeServer. #>
+    $python = Get-Command -Name python3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if (-not $python) { $python = Get-Command -Name python -CommandType Application -ErrorAction Stop | Select-Object -First 1 }
+    $info = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+    $info.FileName = $python.Source
+    $info.Arguments = '"{0}"' -f (Join-Path -Path $PSScriptRoot -ChildPath 'fixtures/smoke_server.py')
+    $info.UseShellExecute = $false
+    $info.RedirectStandardOutput = $true
+    $process = [System.Diagnostics.Process]::Start($info)
+    $portLine = $process.StandardOutput.ReadLine()
+    if (-not ($portLine -match '^\d+$')) { $process.Kill(); throw "smoke_server.py did not print its port (got '$portLine')" }
+    return [pscustomobject]@{ Process = $process; BaseUrl = ('http://127.0.0.1:{0}' -f $portLine) }
+}
+
+function Stop-SmokeServer([object]$Server) {
+    if ($null -ne $Server -and -not $Server.Process.HasExited) { $Server.Process.Kill(); $Server.Process.WaitForExit(5000) | Out-Null }
+}
+
+function New-UniquePath([string]$Prefix) { return ('{0}/{1}' -f $Prefix, [guid]::NewGuid().ToString('N')) }
