@@ -50,6 +50,9 @@ describe('a full sandbox run', () => {
     }
     expect(s.gates.filter((g) => !g.passed)).toEqual([]);
     expect(run.status).toBe('success');
+    // The sandbox's Post section ran the same aggregator Jenkins-side; both agree.
+    expect(s.artifacts.map((a) => a.path)).toContain('summary.jenkins.json');
+    expect(s.jenkins_summary_disagreement).toBeNull();
   });
 
   it('an induced smoke failure ends rolled_back, with the smoke gate saying why', async () => {
@@ -86,6 +89,8 @@ describe('a full sandbox run', () => {
       const { dir, s } = summaryOf(runId);
       expect(s.gates.find((g) => g.id === 'secrets')).toMatchObject({ passed: false });
       expect(s.gates.find((g) => g.id === 'secrets')!.reason).toMatch(/console log: .*connection_string_password/);
+      // Jenkins' side cannot see the console, so the backend flags the difference.
+      expect(s.jenkins_summary_disagreement?.differences).toContainEqual({ field: 'gates.secrets.passed', jenkins: true, backend: false });
       expect(run.status).toBe('failed');
       for (const a of s.artifacts) expect(readFileSync(path.join(dir, a.path), 'latin1')).not.toContain('FakeLeak-Passw0rd-not-real');
       expect(readFileSync(path.join(dir, 'summary.json'), 'utf8')).not.toContain('fake-leaked-token-0123456789abcdef');
