@@ -242,7 +242,7 @@ describe('run JSON, job JSON and tree= (ref §4, §9)', () => {
     expect(b).toMatchObject({ number: n, id: String(n), building: false, inProgress: false, result: 'SUCCESS', keepLog: false });
     expect(b.url).toBe(`${sb.jenkinsUrl}/job/${JOB}/${n}/`);
     expect(b.displayName).toBe(`#${n} tree-run`);
-    expect(b.description).toBe('QA_RUN_ID=tree-run');
+    expect(b.description).toBe('QA_RUN_ID=tree-run | dry run release/1.2 | SUCCESS');
     expect(b.duration).toBeGreaterThan(0);
     expect(typeof b.timestamp).toBe('number');
     expect(typeof b.estimatedDuration).toBe('number');

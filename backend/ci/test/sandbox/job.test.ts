@@ -95,7 +95,7 @@ describe('a full deploy (TEST_SUITE=full)', () => {
       expect(paths.some((p) => re.test(p)), `${pattern} archived`).toBe(true);
     }
     expect(paths).not.toContain('reports/rollback.json');
-    expect(paths.some((p) => /^reports\/smoke_deploy_\d{8}_\d{6}\.log$/.test(p))).toBe(true);
+    expect(paths.some((p) => /^reports\/smoke_smoke_\d{8}_\d{6}\.log$/.test(p))).toBe(true);
   });
 
   it('prints a declarative-pipeline console whose script lines carry the stage id of the stage they run in', async () => {
@@ -130,6 +130,8 @@ describe('a full deploy (TEST_SUITE=full)', () => {
     expect(meta.name).toBe('WeSign.DevTest.zip');
     expect(meta.sha256).toBe(createHash('sha256').update(zip).digest('hex'));
     expect(meta.bytes).toBe(zip.length);
+    expect(meta.source).toMatchObject({ name: 'WeSign.zip' });
+    expect(meta.source.sha256).toMatch(/^[0-9a-f]{64}$/);
     const entries = await zipEntries(zip);
     const settings = JSON.parse(entries.get('appsettings.json')!.toString('utf8'));
     expect(settings.Environment).toBe('DevTest');
@@ -150,7 +152,7 @@ describe('a full deploy (TEST_SUITE=full)', () => {
     const version = (await (await fetch(`${sb.devtestUrl}/api/version`)).json()) as { commit: string };
     expect(version.commit).toBe(checkout.commit);
     const smoke = await artifactJson(sb, n, 'reports/smoke.json');
-    expect(smoke).toMatchObject({ ok: true, healthy: 2, total: 2 });
+    expect(smoke).toMatchObject({ ok: true, healthy: 2, total: 2, label: 'smoke' });
     expect(smoke.urls.map((u: any) => u.url)).toEqual(['http://DevTest/health', 'http://DevTest/WeSignManagement/health']);
     for (const u of smoke.urls) expect(u).toMatchObject({ ok: true, status: 200, attempts: 1 });
   });
@@ -231,7 +233,7 @@ describe('TEST_SUITE', () => {
 });
 
 describe('ACTION=rollback', () => {
-  it('runs only Pre-flight, smoke and Rollback, restoring ROLLBACK_TO (or the newest backup)', async () => {
+  it('runs only the contract rollback stages (Pre-flight, smoke, Rollback with re-smoke), restoring ROLLBACK_TO or the newest backup', async () => {
     const first = await runBuild(sb, { TEST_SUITE: 'none', QA_RUN_ID: 'deploy-a' });
     const firstBackup = (await artifactJson(sb, first.n, 'reports/deploy-manifest.json')).backup_id as string;
     const before = sb.deployedVersion(); // what deploy-a's backup holds
@@ -242,14 +244,14 @@ describe('ACTION=rollback', () => {
 
     const rb = await runBuild(sb, { ACTION: 'rollback', ROLLBACK_TO: secondBackup, QA_RUN_ID: 'rollback-1' });
     expect(rb.build.result).toBe('SUCCESS');
-    expect(rb.build.description).toBe(`rolled back to ${secondBackup}`);
+    expect(rb.build.description).toBe(`QA_RUN_ID=rollback-1 | rollback main | SUCCESS, rolled back to ${secondBackup}`);
     expect(sb.deployedVersion()).toBe(firstCommit); // deploy-b's backup holds deploy-a's version
     expect(await stages(rb.n)).toMatchObject({
       Checkout: 'NOT_EXECUTED',
       'Pre-flight': 'SUCCESS',
       'Build & Unit Tests': 'NOT_EXECUTED',
       'Backup & Deploy': 'NOT_EXECUTED',
-      'Start IIS + Smoke': 'SUCCESS',
+      'Start IIS + Smoke': 'SUCCESS', // contract: smoke rollbackAction is runs
       Rollback: 'SUCCESS',
       'Tests: API': 'NOT_EXECUTED',
     });
@@ -257,6 +259,7 @@ describe('ACTION=rollback', () => {
     expect(rollback).toMatchObject({ backup_id: secondBackup, smoke_ok: true });
     expect(Date.parse(rollback.restored_at)).not.toBeNaN();
     expect(rollback.pools).toHaveLength(5);
+    expect(await artifactJson(sb, rb.n, 'reports/smoke_rollback.json')).toMatchObject({ ok: true, label: 'rollback' });
 
     const older = await runBuild(sb, { ACTION: 'rollback', ROLLBACK_TO: firstBackup });
     expect(older.build.result).toBe('SUCCESS');

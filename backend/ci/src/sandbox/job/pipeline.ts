@@ -89,19 +89,23 @@ const PACE: Record<string, number> = {
   report: 2000,
 };
 
-/** SPEC: "GET each SMOKE_URLS (<=3 retries, backoff)": at most 3 attempts, backoff 1 s then 2 s (scaled). */
-const SMOKE_MAX_ATTEMPTS = 3;
+/** As scripts/ps/smoke.ps1 -Retries 3 -BackoffSeconds 2: one try plus up to 3 retries, waiting 2 s, 4 s, 8 s (scaled). */
+const SMOKE_RETRIES = 3;
+const SMOKE_BACKOFF_MS = 2000;
 
 class AbortedError extends Error {}
 /** A script step that failed: fails the stage and, unless caught, the build. */
 class StepFailure extends Error {}
 
+/** smoke.json as scripts/ps/smoke.ps1 writes it, plus `target` (where the sandbox sent the URL). */
 interface SmokeOutcome {
-  /** url: the configured SMOKE_URL; target: where the sandbox sent it (the simulated DevTest). */
-  urls: { url: string; ok: boolean; status: number; attempts: number; ms: number; target: string }[];
+  urls: { url: string; ok: boolean; status: number | null; attempts: number; ms: number | null; error: string | null; target: string }[];
   ok: boolean;
   healthy: number;
   total: number;
+  label: string;
+  started_at: string;
+  finished_at: string;
 }
 
 export function createPipelineRunner(deps: PipelineDeps): (ctx: BuildContext) => Promise<Result> {
@@ -116,6 +120,8 @@ class PipelineRun {
   /** Set by a stage failure that was not caught: later stages are skipped "due to earlier failure(s)". */
   private hardFailure: string | null = null;
   private smokeFailed = false;
+  /** The Tests parent was skipped: its branches are walked as skipped too. */
+  private testsSkipped = false;
   private inPost = false;
   private readonly reports: string;
   private readonly p: { branch: string; dryRun: boolean; suite: string; action: string; rollbackTo: string; runId: string };
@@ -123,6 +129,9 @@ class PipelineRun {
   private version = '';
   private artifactSha = '';
   private deployBackup: Backup | null = null;
+  private rollbackResult: 'ok' | 'failed' | null = null;
+  private packageInfo: { name: string; sha256: string; bytes: number } | null = null;
+  private rollbackBackupId: string | null = null;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -183,10 +192,13 @@ class PipelineRun {
     const s = stageById(this.deps.contract, id);
     if (this.p.dryRun && s.dryRun !== 'runs') return false;
     if (this.p.action === 'rollback' && s.rollbackAction !== 'runs') return false;
+    // Note: for ACTION=rollback the contract runs "Start IIS + Smoke" (rollbackAction "runs"), and the
+    // backend's smoke gate expects smoke.json for rollback runs; the Jenkinsfile's `when` skips it. The
+    // sandbox follows the contract (the single source of truth) until the two agree.
     if (id === 'rollback') return this.p.action === 'rollback' || this.smokeFailed;
     // After a failed smoke the tests would test the restored version: the Jenkinsfile's `when` excludes them.
-    if (id === 'api') return !this.smokeFailed && (this.p.suite === 'api' || this.p.suite === 'full');
-    if (id === 'e2e') return !this.smokeFailed && (this.p.suite === 'e2e' || this.p.suite === 'full');
+    if (id === 'api') return !this.testsSkipped && !this.smokeFailed && (this.p.suite === 'api' || this.p.suite === 'full');
+    if (id === 'e2e') return !this.testsSkipped && !this.smokeFailed && (this.p.suite === 'e2e' || this.p.suite === 'full');
     return true;
   }
 
@@ -274,14 +286,17 @@ class PipelineRun {
     const env = this.deps.env;
     this.log.line(`Started by user ${b.causeUser}`);
     this.log.line(`Obtained Jenkinsfile from git ${env.gitRepoUrl}`);
-    if (this.p.runId) {
-      // currentBuild.displayName / description (ref §12): makes the recovery lookup cheap.
+    if (/^[A-Za-z0-9-]{1,64}$/.test(this.p.runId)) {
+      // As the Jenkinsfile does before the pipeline starts (ref §12): makes the recovery lookup cheap.
       b.displayName = `#${b.number} ${this.p.runId}`;
-      b.description = `QA_RUN_ID=${this.p.runId}`;
     }
     this.pipe('Start of Pipeline');
     this.pipe('node');
     this.log.line(`Running on win-agent-01 in C:\\Jenkins\\workspace\\${this.ctx.job.name}`);
+    this.pipe('{');
+    this.pipe('lock');
+    this.log.line('Trying to acquire lock on [Resource: WeSign-DevTest]');
+    this.log.line('Lock acquired on [Resource: WeSign-DevTest]');
     this.pipe('{');
     this.pipe('timeout');
     this.log.line('Timeout set to expire in 1 hr 0 min');
@@ -300,6 +315,8 @@ class PipelineRun {
       await this.post(aborted);
       this.pipe('}');
       this.pipe('// timeout');
+      this.pipe('}');
+      this.pipe('// lock');
       this.pipe('}');
       this.pipe('// node');
       this.pipe('End of Pipeline');
@@ -448,7 +465,9 @@ class PipelineRun {
     await this.sleep((PACE.package ?? 4000) / 2);
     const info = await writeAppZip(this.zipPath(`${this.deps.env.appName}.zip`), { commit: this.commit || 'unknown', branch: this.p.branch, version: this.version || 'unknown', env: null });
     say(`Compress-Archive -Path publish\\* -DestinationPath artifact\\${this.deps.env.appName}.zip`);
-    say(`SHA-256 ${info.sha256}  artifact\\${this.deps.env.appName}.zip (${info.bytes} bytes)`);
+    say(`artifact\\${this.deps.env.appName}.zip ${info.bytes} bytes, sha256 ${info.sha256}`);
+    this.packageInfo = { name: `${this.deps.env.appName}.zip`, sha256: info.sha256, bytes: info.bytes };
+    this.json('artifact.json', this.packageInfo);
     await this.sleep((PACE.package ?? 4000) / 2);
   }
 
@@ -461,7 +480,8 @@ class PipelineRun {
     this.artifactSha = info.sha256;
     say(`patched appsettings.json for ${env.envName}: Environment, Logging.LogLevel.Default, Urls (secrets stay references to the secure store)`);
     say(`SHA-256 ${info.sha256}  artifact\\${env.artifactName} (${info.bytes} bytes)`);
-    this.json('artifact.json', { name: env.artifactName, sha256: info.sha256, bytes: info.bytes });
+    // artifact.json describes what is deployed (the transformed zip); the package it came from is kept as source.
+    this.json('artifact.json', { name: env.artifactName, sha256: info.sha256, bytes: info.bytes, source: this.packageInfo });
     await this.sleep((PACE.config ?? 2500) / 2);
   }
 
@@ -518,40 +538,67 @@ class PipelineRun {
     this.writeReport('deploy.log', `${lines.join('\n')}\n`);
   }
 
-  private async smoke(label: string, say: (t: string) => void): Promise<SmokeOutcome> {
+  /** scripts/ps/smoke.ps1: each SMOKE_URL with retries and doubling backoff; fail fast on a URL still not 200. */
+  private async smoke(label: string, stageId: string, say: (t: string) => void): Promise<SmokeOutcome> {
     const urls: SmokeOutcome['urls'] = [];
     const logLines: string[] = [];
+    const startedAt = new Date().toISOString();
+    const logName = `smoke_${label}_${stamp()}.log`;
     const note = (t: string) => {
       say(t);
-      logLines.push(`${new Date().toISOString()} ${t}`);
+      logLines.push(`${new Date().toISOString()} [${stageId}] ${t}`);
     };
-    for (const configured of this.deps.env.smokeUrls) {
-      // Each SMOKE_URL's path, on the simulated DevTest.
+    const list = this.deps.env.smokeUrls;
+    note(`smoke check (${label}): ${list.length} URL(s), up to ${SMOKE_RETRIES} retries each, backoff ${SMOKE_BACKOFF_MS / 1000}s doubling, timeout 10s`);
+    let failedFast = false;
+    for (const configured of list) {
+      // Each SMOKE_URL's path and query, on the simulated DevTest.
       const u = new URL(configured);
       const target = `${this.deps.devtest.url}${u.pathname}${u.search}`;
-      const t0 = Date.now();
-      let status = 0;
-      let attempts = 0;
+      if (failedFast) {
+        urls.push({ url: configured, ok: false, status: null, attempts: 0, ms: null, error: 'not checked: an earlier URL failed (fail fast)', target });
+        continue;
+      }
+      let status: number | null = null;
+      let ms = 0;
+      let error: string | null = null;
+      let attempt = 0;
       for (;;) {
-        attempts++;
+        attempt++;
+        const t0 = Date.now();
         try {
-          const r = await fetch(target, { signal: AbortSignal.timeout(5000) });
+          const r = await fetch(target, { signal: AbortSignal.timeout(10_000) });
           await r.arrayBuffer();
           status = r.status;
+          error = null;
         } catch (err) {
-          status = 0;
-          note(`GET ${target} attempt ${attempts}: ${(err as Error).message}`);
+          status = null;
+          error = (err as Error).message;
         }
-        note(`GET ${target} (${configured}) attempt ${attempts}/${SMOKE_MAX_ATTEMPTS}: HTTP ${status}`);
-        if (status === 200 || attempts >= SMOKE_MAX_ATTEMPTS) break;
-        await this.sleep(1000 * attempts); // backoff 1 s, 2 s (scaled)
+        ms = Date.now() - t0;
+        const statusText = status === null ? 'no response' : `HTTP ${status}`;
+        if (status === 200) {
+          note(`ok   ${configured} -> ${statusText} in ${ms} ms (attempt ${attempt})`);
+          break;
+        }
+        const reason = error ? `${statusText}: ${error}` : statusText;
+        if (attempt > SMOKE_RETRIES) {
+          note(`FAIL ${configured} -> ${reason} after ${attempt} attempt(s)`);
+          break;
+        }
+        const wait = SMOKE_BACKOFF_MS * 2 ** (attempt - 1);
+        note(`retry ${configured} -> ${reason} (attempt ${attempt}/${SMOKE_RETRIES + 1}); waiting ${wait / 1000}s`);
+        await this.sleep(wait);
       }
-      urls.push({ url: configured, ok: status === 200, status, attempts, ms: Date.now() - t0, target });
+      const ok = status === 200;
+      urls.push({ url: configured, ok, status, attempts: attempt, ms, error: ok ? null : error ?? `not HTTP 200 after ${attempt} attempt(s)`, target });
+      if (!ok) failedFast = true;
     }
     const healthy = urls.filter((x) => x.ok).length;
-    const outcome: SmokeOutcome = { urls, ok: healthy === urls.length, healthy, total: urls.length };
+    const outcome: SmokeOutcome = { urls, ok: healthy === urls.length && urls.length > 0, healthy, total: urls.length, label, started_at: startedAt, finished_at: new Date().toISOString() };
     note(`smoke ${outcome.ok ? 'passed' : 'FAILED'}: ${healthy}/${urls.length} healthy`);
-    this.writeReport(`smoke_${label}_${stamp()}.log`, `${logLines.join('\n')}\n`);
+    this.writeReport(logName, `${logLines.join('\n')}\n`);
+    this.json(label === 'smoke' ? 'smoke.json' : `smoke_${label}.json`, outcome);
     return outcome;
   }
 
@@ -560,26 +607,28 @@ class PipelineRun {
     say(`scripts\\ps\\start_pools.ps1 -ComputerName ${this.deps.env.devtestServer}`);
     this.deps.devtest.startPools();
     await this.paced('smoke', say, this.deps.env.iisAppPools.map((p) => `app pool ${p}: Started`), 0.5);
-    say(`scripts\\ps\\smoke.ps1 -Urls ${this.deps.env.smokeUrls.join(',')} -MaxAttempts ${SMOKE_MAX_ATTEMPTS}`);
-    const outcome = await this.smoke('deploy', say);
-    this.json('smoke.json', outcome);
+    say(`scripts\\ps\\smoke.ps1 -Urls ${this.deps.env.smokeUrls.join(',')} -Retries ${SMOKE_RETRIES} -BackoffSeconds ${SMOKE_BACKOFF_MS / 1000} -ReportsDir reports -Label smoke`);
+    const outcome = await this.smoke('smoke', 'smoke', say);
     await this.sleep((PACE.smoke ?? 3000) / 2);
     if (!outcome.ok) {
       this.smokeFailed = true;
-      throw new StepFailure(`Smoke failed: ${outcome.total - outcome.healthy} of ${outcome.total} URLs unhealthy after ${SMOKE_MAX_ATTEMPTS} attempts; rolling back`);
+      say('FAILED after retries: rolling back to the backup taken by this build');
+      throw new StepFailure('[smoke] the new version is not healthy');
     }
   }
 
   private async rollback(say: (t: string) => void): Promise<void> {
     const env = this.deps.env;
     const devtest = this.deps.devtest;
+    // deploy: restore exactly what this build backed up; rollback: ROLLBACK_TO, or the newest backup.
     const wanted = this.p.action === 'rollback' ? this.p.rollbackTo || null : this.deployBackup?.id ?? null;
-    const backup = devtest.findBackup(wanted);
+    this.rollbackBackupId = wanted;
+    this.rollbackResult = 'failed';
     this.pipe('powershell');
-    say(`Rollback (${this.p.action === 'rollback' ? 'requested: ACTION=rollback' : 'automatic: smoke failed'}) to ${wanted ?? 'the newest backup'}`);
+    say(wanted ? `backup ${wanted}` : 'newest backup');
+    const backup = devtest.findBackup(wanted);
     if (!backup) {
-      say(`no backup ${wanted ?? ''} under ${env.backupRoot}; nothing to restore`);
-      this.ctx.build.description = 'rollback failed';
+      say(`ERROR: no backup ${wanted ?? ''} under ${env.backupRoot}; nothing was restored`);
       throw new StepFailure(`Backup ${wanted ?? '(newest)'} not found under ${env.backupRoot}`);
     }
     devtest.stopPools();
@@ -588,26 +637,28 @@ class PipelineRun {
     say(`restored version ${backup.version ?? 'none'} (${(backup.commit ?? '').slice(0, 7)})`);
     devtest.startPools();
     await this.paced('rollback', say, env.iisAppPools.map((p) => `app pool ${p}: Started`), 0.3);
-    say('re-smoke after rollback');
-    const re = await this.smoke('rollback', say);
-    this.json('rollback.json', { backup_id: backup.id, restored_at: new Date().toISOString(), smoke_ok: re.ok, pools: env.iisAppPools, smoke: re });
+    const re = await this.smoke('rollback', 'rollback', say);
+    this.json('rollback.json', { backup_id: backup.id, restored_at: new Date().toISOString(), smoke_ok: re.ok, pools: env.iisAppPools });
     await this.sleep((PACE.rollback ?? 6000) * 0.3);
     if (!re.ok) {
-      this.ctx.build.description = 'rollback failed';
-      throw new StepFailure(`Re-smoke after rollback failed: ${re.total - re.healthy} of ${re.total} URLs unhealthy`);
+      say('ROLLBACK FAILED: DevTest may be down, see reports/rollback.json');
+      throw new StepFailure(`script returned exit code 1 (re-smoke after rollback: ${re.healthy}/${re.total} healthy)`);
     }
-    if (this.p.action === 'rollback') {
-      this.ctx.build.description = `rolled back to ${backup.id}`;
+    this.rollbackResult = 'ok';
+    if (this.p.action === 'deploy') {
+      // The previous version is back and healthy, but this build's version was not: the build fails.
+      this.worsen('FAILURE');
+      say('rolled back: the previous version passed re-smoke; this build is marked FAILURE');
     } else {
-      this.ctx.build.description = 'rolled back';
-      this.worsen('FAILURE'); // the deploy failed, even though the rollback worked
+      say('rollback finished and re-smoke passed');
     }
   }
 
   private async tests(): Promise<void> {
     const group = this.deps.contract.parallelGroup;
     const [apiName, e2eName] = [this.name('api'), this.name('e2e')];
-    const anyPlanned = !this.hardFailure && (this.planned('api') || this.planned('e2e'));
+    // Jenkinsfile: stage('Tests') { when { ACTION == 'deploy' && !DRY_RUN && SMOKE_FAILED == 'false' && TEST_SUITE != 'none' } }
+    const parentWhen = this.p.action === 'deploy' && !this.p.dryRun && !this.smokeFailed && this.p.suite !== 'none';
     this.pipe('stage');
     const nodeId = this.pipe(`{ (${group.name})`);
     const parent: StageRecord = { id: String(nodeId), stepId: String(nodeId + 1), name: group.name, status: 'IN_PROGRESS', startTimeMillis: Date.now(), durationMillis: 0, text: '' };
@@ -617,10 +668,11 @@ class PipelineRun {
       this.pipe('}');
       this.pipe('// stage');
     };
-    if (!anyPlanned) {
+    if (this.hardFailure || !parentWhen) {
       // Declarative skips a parallel parent and still walks its branches, marking each skipped (ModelInterpreter.skipStage).
       this.log.line(`Stage "${group.name}" skipped due to ${this.hardFailure ? 'earlier failure(s)' : 'when conditional'}`);
       parent.status = 'NOT_EXECUTED';
+      this.testsSkipped = true;
     }
     this.pipe('parallel');
     this.pipe(`{ (Branch: ${apiName})`);
@@ -639,7 +691,8 @@ class PipelineRun {
     closeParent();
     const abort = results.find((r) => r.status === 'rejected');
     if (abort) throw (abort as PromiseRejectedResult).reason;
-    if (children.some((c) => c.status === 'FAILED')) this.worsen('FAILURE');
+    // catchError(buildResult: 'UNSTABLE', stageResult: 'FAILURE') around Newman and pytest.
+    if (children.some((c) => c.status === 'FAILED')) this.worsen('UNSTABLE');
   }
 
   private async apiTests(say: (t: string) => void): Promise<void> {
@@ -745,12 +798,24 @@ class PipelineRun {
       this.log.line(line);
       rec.text += `${line}\n`;
     };
-    await this.writeSummary(say, aborted);
+    // post { always { … } } of the Jenkinsfile: aggregate (gates can fail the build), archive, describe.
+    say('aggregating reports into reports/summary.json');
+    const status = await this.writeSummary(say, aborted);
+    if (status === 1) {
+      say('a quality gate failed (see reports/summary.json): the build is marked FAILURE');
+      this.worsen('FAILURE');
+    } else if (status === 2) {
+      say('the report aggregator itself failed: no summary.json; the build is marked UNSTABLE');
+      this.worsen('UNSTABLE');
+    } else if (status === null) {
+      say('the report aggregator is not available: no summary.json this time; the build result stands as it is');
+    }
+    say('archiving reports/**');
     this.pipe('archiveArtifacts');
     this.log.line('Archiving artifacts');
-    const archived = this.archive();
-    say(`archived ${archived} files (${this.deps.env.artifactStore}/**, artifact/${this.deps.env.artifactName})`);
-    say(`result so far: ${aborted ? 'ABORTED' : this.result}${this.ctx.build.description ? ` (${this.ctx.build.description})` : ''}`);
+    this.archive();
+    this.ctx.build.description = this.buildDescription(aborted);
+    say(this.ctx.build.description);
     await this.sleep(PACE.report ?? 2000);
     rec.status = 'SUCCESS';
     rec.durationMillis = Date.now() - rec.startTimeMillis;
@@ -758,25 +823,36 @@ class PipelineRun {
     this.pipe('// stage');
   }
 
+  /** The Jenkinsfile's buildDescription(): run id, what was asked, and how it ended. */
+  private buildDescription(aborted: boolean): string {
+    let outcome: string = aborted ? 'ABORTED' : this.result;
+    const to = this.rollbackBackupId ?? 'the newest backup';
+    if (this.p.action === 'deploy' && this.rollbackResult === 'ok') outcome = `FAILURE, rolled back to ${to}`;
+    else if (this.rollbackResult === 'failed') outcome = 'FAILURE, rollback FAILED';
+    else if (this.p.action === 'rollback' && this.rollbackResult === 'ok') outcome = `SUCCESS, rolled back to ${to}`;
+    const mode = this.p.dryRun ? 'dry run' : this.p.action;
+    return `QA_RUN_ID=${this.p.runId || '-'} | ${mode} ${this.p.branch} | ${outcome}`;
+  }
+
   /**
    * summary.json, only if the backend's aggregator can be imported: the same call the Jenkinsfile's
    * Post section makes through `cli/aggregate.ts` (producedBy "jenkins"). The backend recomputes it anyway.
    */
-  private async writeSummary(say: (t: string) => void, aborted: boolean): Promise<void> {
+  private async writeSummary(say: (t: string) => void, aborted: boolean): Promise<0 | 1 | 2 | null> {
     const file = path.join(this.deps.repoRoot, 'backend', 'ci', 'src', 'ci', 'report_aggregator.ts');
-    if (!existsSync(file)) return;
+    if (!existsSync(file)) return null;
     type Aggregate = (input: Record<string, unknown>) => Promise<unknown>;
     let mod: { aggregate?: Aggregate; renderConsoleBlock?: (s: unknown) => string };
     try {
       mod = (await import(pathToFileURL(file).href)) as typeof mod;
     } catch (err) {
       say(`summary.json not written: report_aggregator could not be loaded (${(err as Error).message})`);
-      return;
+      return 2;
     }
-    if (typeof mod.aggregate !== 'function') return;
+    if (typeof mod.aggregate !== 'function') return null;
     const env = this.deps.env;
     try {
-      const summary = await mod.aggregate({
+      const summary: unknown = await mod.aggregate({
         runDir: this.reports,
         producedBy: 'jenkins',
         run: {
@@ -804,9 +880,11 @@ class PipelineRun {
       if (typeof mod.renderConsoleBlock === 'function') {
         for (const line of mod.renderConsoleBlock(summary).split(/\r?\n/)) if (line.trim()) say(line.replace(/^\[report\] /, ''));
       }
-      say('summary.json written by report_aggregator.aggregate');
+      // cli/aggregate.ts --fail-on-gates: exit 1 unless the verdict is success.
+      return (summary as { verdict?: { status?: string } } | null)?.verdict?.status === 'success' ? 0 : 1;
     } catch (err) {
       say(`summary.json not written: report_aggregator.aggregate failed (${(err as Error).message})`);
+      return 2;
     }
   }
 
