@@ -7,7 +7,9 @@ GETs each URL; anything but the expected status (200) is retried up to
 ``--retries`` times (default 3) with exponential backoff (``--backoff`` seconds,
 doubled after each try). Every attempt is timed. Writes a log
 ``logs/smoke_<timestamp>.log`` and a JSON result (default
-``logs/smoke_<timestamp>.json``, or ``--json PATH``), prints each line with the
+``logs/smoke_<timestamp>.json``, or ``--json PATH``; per URL the fields of
+smoke.ps1's smoke.json: url, ok, status, attempts, ms, error, plus each try),
+prints each line with the
 ``[smoke]`` marker, and exits 0 when every URL is healthy, 1 when any is not,
 2 for bad arguments.
 
@@ -128,13 +130,15 @@ def check_url(url: str, retries: int, backoff: float, timeout: float, expect_sta
             sleep(delay)
     last = attempts[-1]
     healthy = last["status"] == expect_status
+    # The same per-URL fields as scripts/ps/smoke.ps1's smoke.json, so the report aggregator reads either.
     return {
         "url": shown,
         "ok": healthy,
         "status": last["status"],
+        "attempts": len(attempts),
+        "ms": round((time.monotonic() - started) * 1000, 1),
         "error": None if healthy else (last["error"] or f"HTTP {last['status']}, expected {expect_status}"),
-        "attempts": attempts,
-        "total_ms": round((time.monotonic() - started) * 1000, 1),
+        "tries": attempts,
     }
 
 
@@ -167,6 +171,7 @@ def run(urls: List[str], retries: int, backoff: float, timeout: float, expect_st
         log(f"{'PASS' if ok else 'FAIL'}: {healthy}/{len(urls)} healthy; log {log_path}; result {json_path}")
     summary = {
         "tool": "smoke_check.py",
+        "label": "smoke",
         "ok": ok,
         "healthy": healthy,
         "total": len(urls),

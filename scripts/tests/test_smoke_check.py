@@ -51,8 +51,8 @@ def test_all_healthy_exits_0_and_records_each_url(tmp_path):
     assert code == 0
     assert result["ok"] is True and result["healthy"] == 1 and result["total"] == 1
     entry = result["urls"][0]
-    assert entry["status"] == 200 and len(entry["attempts"]) == 1
-    assert isinstance(entry["total_ms"], float) and isinstance(entry["attempts"][0]["ms"], float)
+    assert entry["status"] == 200 and entry["attempts"] == 1 and len(entry["tries"]) == 1
+    assert isinstance(entry["ms"], float) and isinstance(entry["tries"][0]["ms"], float)
     assert all(line.startswith("[smoke] ") for line in text.splitlines())
 
 
@@ -61,7 +61,8 @@ def test_a_url_that_recovers_passes_after_retries(tmp_path):
         code, result, _ = run([srv.url + "/warming/health"], tmp_path)
         assert srv.calls["/warming/health"] == 3
     assert code == 0
-    assert [a["status"] for a in result["urls"][0]["attempts"]] == [503, 503, 200]
+    assert [a["status"] for a in result["urls"][0]["tries"]] == [503, 503, 200]
+    assert result["urls"][0]["attempts"] == 3
 
 
 def test_a_url_that_never_recovers_fails_after_retries(tmp_path):
