@@ -19,6 +19,7 @@ import { parseJunitFile, type JunitResult } from './reports/junit.js';
 import { parseNewmanFile, type NewmanResult } from './reports/newman.js';
 import { renderConsoleBlock, renderMarkdown, type RenderLinks } from './reports/render.js';
 import { computeScore } from './reports/score.js';
+import { sniffEncoding } from './reports/text.js';
 import { parseTrxFiles, type TrxResult } from './reports/trx.js';
 import type {
   ApiTests,
@@ -114,10 +115,15 @@ async function tailLines(file: string, bytes = 64 * 1024): Promise<string[]> {
   }
   try {
     const size = (await fh.stat()).size;
-    const start = Math.max(0, size - bytes);
+    const head = Buffer.alloc(2);
+    await fh.read(head, 0, 2, 0);
+    const encoding = sniffEncoding(head);
+    // UTF-16 code units are 2 bytes: start the tail on an even offset.
+    let start = Math.max(0, size - bytes);
+    if (encoding === 'utf16le') start -= start % 2;
     const buf = Buffer.alloc(size - start);
     await fh.read(buf, 0, buf.length, start);
-    const lines = buf.toString('utf8').split(/\r?\n/);
+    const lines = buf.toString(encoding).replace(/^\uFEFF/, '').split(/\r?\n/);
     if (start > 0) lines.shift();
     return lines.filter((l) => l.trim());
   } finally {

@@ -9,6 +9,7 @@ import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
 import type { Redactor } from '../redact.js';
+import { sniffEncoding, type TextEncoding } from './text.js';
 import type { ArtifactEntry, SecretFinding } from './types.js';
 
 /** Every file under `dir`, as sorted POSIX paths relative to it. */
@@ -44,14 +45,20 @@ export async function checksumAll(dir: string, files: string[]): Promise<Artifac
 
 const BINARY_EXT = new Set(['.zip', '.7z', '.gz', '.png', '.jpg', '.jpeg', '.gif', '.webp', '.pdf', '.dll', '.exe', '.pdb', '.nupkg', '.webm', '.mp4', '.ico', '.woff', '.woff2']);
 
-/** A file is text unless its extension says binary or its first 8 KiB hold a NUL byte. */
-export async function isTextFile(file: string): Promise<boolean> {
-  if (BINARY_EXT.has(path.extname(file).toLowerCase())) return false;
+/**
+ * The encoding of a text file, or null for a binary one: binary when its
+ * extension says so or its first 8 KiB hold a NUL byte, except that UTF-16LE
+ * with a BOM (Windows PowerShell 5.1's default) is text full of NULs.
+ */
+export async function textEncodingOf(file: string): Promise<TextEncoding | null> {
+  if (BINARY_EXT.has(path.extname(file).toLowerCase())) return null;
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(8192);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return !buf.subarray(0, bytesRead).includes(0);
+    const head = buf.subarray(0, bytesRead);
+    if (sniffEncoding(head) === 'utf16le') return 'utf16le';
+    return head.includes(0) ? null : 'utf8';
   } finally {
     await fh.close();
   }
@@ -64,10 +71,11 @@ const BLOCK = 256 * 1024;
  * multi-line private key inside a block is caught whole), writing a sibling
  * temp file that replaces the original only if something was masked.
  */
-export async function maskFileInPlace(file: string, redactor: Redactor): Promise<Map<string, number>> {
+export async function maskFileInPlace(file: string, redactor: Redactor, encoding: TextEncoding = 'utf8'): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   const tmp = `${file}.redact-${process.pid}.tmp`;
-  const out = createWriteStream(tmp, { encoding: 'utf8' });
+  // The BOM, if any, is the first decoded character and is written back as it was.
+  const out = createWriteStream(tmp, { encoding });
   const write = async (s: string) => {
     if (!out.write(s)) await once(out, 'drain');
   };
@@ -78,7 +86,7 @@ export async function maskFileInPlace(file: string, redactor: Redactor): Promise
     await write(r.text);
   };
   try {
-    for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: BLOCK }) as AsyncIterable<string>) {
+    for await (const chunk of createReadStream(file, { encoding, highWaterMark: BLOCK }) as AsyncIterable<string>) {
       const text = carry + chunk;
       const cut = text.lastIndexOf('\n');
       if (cut < 0 && text.length < 4 * BLOCK) {
@@ -108,8 +116,9 @@ export async function scanAndMask(dir: string, files: string[], redactor: Redact
   const masked: string[] = [];
   for (const rel of files) {
     const abs = path.join(dir, rel);
-    if (!(await isTextFile(abs))) continue;
-    const counts = await maskFileInPlace(abs, redactor);
+    const encoding = await textEncodingOf(abs);
+    if (!encoding) continue;
+    const counts = await maskFileInPlace(abs, redactor, encoding);
     if (counts.size) masked.push(rel);
     for (const [kind, count] of counts) findings.push({ where: rel, kind, count });
   }

@@ -6,6 +6,7 @@
  * there but is not JSON is reported, never guessed at.
  */
 import { readFile } from 'node:fs/promises';
+import { decodeText } from './text.js';
 import type { SmokeUrlResult } from './types.js';
 
 export interface JsonFile<T = Record<string, unknown>> {
@@ -18,12 +19,11 @@ export interface JsonFile<T = Record<string, unknown>> {
 export async function readJsonFile(file: string): Promise<JsonFile> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Windows PowerShell 5.1 writes UTF-16LE (Out-File) or UTF-8 with a BOM (-Encoding UTF8).
+    text = decodeText(await readFile(file));
   } catch {
     return { present: false, value: null, problem: null };
   }
-  // Windows PowerShell 5.1's Out-File -Encoding UTF8 writes a BOM.
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     const v: unknown = JSON.parse(text);
     if (!v || typeof v !== 'object' || Array.isArray(v)) return { present: true, value: null, problem: 'is not a JSON object' };
