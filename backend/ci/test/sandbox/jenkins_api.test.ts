@@ -372,6 +372,22 @@ describe('stages, artifacts, stop and description (ref §6.1, §7, §8)', () => 
     expect(log).toContain('Stage "Transfer Artifact" skipped due to when conditional');
   });
 
+  it('serves a stage\'s step log (last 10 KiB, HTML) via fullStages, and wfapi/runs newest first', async () => {
+    const d = await getJson(sb, `/job/${JOB}/${n}/wfapi/describe?fullStages=true`);
+    const build = d.stages.find((s: any) => s.name === 'Build & Unit Tests');
+    const step = build.stageFlowNodes[0];
+    expect(step.parentNodes).toEqual([build.id]);
+    const log = await getJson(sb, step._links.log.href);
+    expect(log).toMatchObject({ nodeId: step.id, nodeStatus: 'SUCCESS', hasMore: false });
+    expect(log.text).toContain('[build] dotnet test');
+    expect(log.text).toContain('&quot;trx;LogFileName=unit.trx&quot;');
+    const stageOnly = await getJson(sb, `/job/${JOB}/${n}/execution/node/${build.id}/wfapi/log`);
+    expect(stageOnly.text).toBe(''); // only step nodes carry a log
+    const runs = await getJson(sb, `/job/${JOB}/wfapi/runs`);
+    expect(runs.length).toBeLessThanOrEqual(10);
+    expect(Number(runs[0].id)).toBeGreaterThanOrEqual(n);
+  });
+
   it('serves artifacts, archive.zip with entries under archive/, and 404 for missing or escaping paths', async () => {
     const b = await getJson(sb, `/job/${JOB}/${n}/api/json?tree=artifacts[relativePath]`);
     const paths = b.artifacts.map((a: any) => a.relativePath);
@@ -404,6 +420,18 @@ describe('stages, artifacts, stop and description (ref §6.1, §7, §8)', () => 
     const r = await jf(sb, `/job/${JOB}/${n}/submitDescription`, { method: 'POST', body: new URLSearchParams({ description: 'checked by a test' }) });
     expect(r.status).toBe(302);
     expect((await getJson(sb, `/job/${JOB}/${n}/api/json?tree=description`)).description).toBe('checked by a test');
+  });
+
+  it('term interrupts a running build: post actions still run and it ends ABORTED', async () => {
+    const paced = await sandbox({ timeScale: 1 });
+    try {
+      const k = await buildNumberOf(paced, await trigger(paced, { DRY_RUN: 'true', TEST_SUITE: 'none' }));
+      expect((await jf(paced, `/job/${JOB}/${k}/term`, { method: 'POST' })).status).toBe(302);
+      expect((await waitDone(paced, k)).result).toBe('ABORTED');
+      expect(await consoleText(paced, k)).toContain('[Pipeline] { (Declarative: Post Actions)');
+    } finally {
+      await paced.close();
+    }
   });
 
   it('hard-kills a running build: 302, ABORTED at once', async () => {
