@@ -55,7 +55,8 @@ function Set-StageLogFile {
     param([AllowNull()][string]$Path)
     if ([string]::IsNullOrEmpty($Path)) { $script:StageContext.LogFile = $null; return }
     $parent = Split-Path -Path $Path -Parent
-    if ($parent -and -not (Test-Path -LiteralPath $parent)) { $null = New-Item -ItemType Directory -Path $parent -Force -ErrorAction Stop }
+    # -WhatIf:$false: a local log is written even when the caller only asks what would change.
+    if ($parent -and -not (Test-Path -LiteralPath $parent)) { $null = New-Item -ItemType Directory -Path $parent -Force -WhatIf:$false -Confirm:$false -ErrorAction Stop }
     $script:StageContext.LogFile = Resolve-LocalPath $Path
 }
 
@@ -267,7 +268,7 @@ function Write-JsonFile {
         [ValidateRange(1, 100)][int]$Depth = 20
     )
     $parent = Split-Path -Path $Path -Parent
-    if ($parent -and -not (Test-Path -LiteralPath $parent)) { $null = New-Item -ItemType Directory -Path $parent -Force -ErrorAction Stop }
+    if ($parent -and -not (Test-Path -LiteralPath $parent)) { $null = New-Item -ItemType Directory -Path $parent -Force -WhatIf:$false -Confirm:$false -ErrorAction Stop }
     $json = ConvertTo-Json -InputObject $InputObject -Depth $Depth
     $full = (Resolve-LocalPath $Path)
     [System.IO.File]::WriteAllText($full, (Protect-StageText -Text $json) + "`n", (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))

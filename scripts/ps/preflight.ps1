@@ -17,7 +17,9 @@
 .EXAMPLE
     powershell -NoProfile -NonInteractive -File scripts\ps\preflight.ps1 -ComputerName DevTest -Pools UserApi -DeployDir C:\inetpub\WeSign -BackupRoot C:\backup\WeSign -StagingDir C:\deploy -ArtifactPath artifact\WeSign.DevTest.zip -ReportPath reports\preflight.json -LocalOnly
 #>
-[CmdletBinding()]
+# SupportsShouldProcess only so that callers may pass -Confirm:$false / -WhatIf like to the other
+# scripts; this script changes nothing on DevTest (it only writes its local reports).
+[CmdletBinding(SupportsShouldProcess = $true)]
 param(
     [Parameter(Mandatory = $true)][ValidatePattern('^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$')][string]$ComputerName,
     [Parameter(Mandatory = $true)][string[]]$Pools,

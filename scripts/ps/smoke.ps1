@@ -13,7 +13,9 @@
 .EXAMPLE
     powershell -NoProfile -NonInteractive -File scripts\ps\smoke.ps1 -Urls "http://DevTest/health,http://DevTest/WeSignManagement/health" -ReportsDir reports
 #>
-[CmdletBinding()]
+# SupportsShouldProcess only so that callers may pass -Confirm:$false / -WhatIf like to the other
+# scripts; this script changes nothing on DevTest (it only writes its local reports).
+[CmdletBinding(SupportsShouldProcess = $true)]
 param(
     # Array or one comma-separated string of absolute http(s) URLs.
     [Parameter(Mandatory = $true)][string[]]$Urls,

@@ -24,6 +24,8 @@ param(
     [ValidateRange(1, 65535)][int]$Port,
     [ValidateRange(50, 60000)][int]$PollMilliseconds = 500,
     # Stage id for the log marker (rollback.ps1 and others reuse this script).
+    # Lines are also appended to ReportsDir\deploy.log (empty: no log file).
+    [string]$ReportsDir = 'reports',
     [ValidatePattern('^[a-z0-9_-]{1,32}$')][string]$Stage = 'deploy'
 )
 $ErrorActionPreference = 'Stop'
@@ -32,6 +34,7 @@ $StageLogId = $Stage
 $exitCode = 0
 $session = $null
 try {
+    if ($ReportsDir) { Set-StageLogFile -Path (Join-Path -Path (Resolve-LocalPath $ReportsDir) -ChildPath 'deploy.log') }
     $poolList = ConvertTo-NameList -Value $Pools -What 'app pool'
     if ($PSCmdlet.ShouldProcess(('{0}: {1}' -f $ComputerName, ($poolList -join ', ')), 'Stop IIS app pools')) {
         $opened = $null
@@ -53,5 +56,6 @@ catch {
 }
 finally {
     Close-DevTestSession -Session $session
+    Set-StageLogFile -Path $null
 }
 exit $exitCode

@@ -327,7 +327,7 @@ function New-DeployBackup {
     <#
       Copies DEPLOY_DIR to BACKUP_ROOT\YYYYMMDD_HHMMSS and verifies the copy (file count, bytes and
       SHA-256 per file). A backup that fails is removed, so it can never be restored by mistake.
-      Returns the backup description (no StageResult: an internal step).
+      Emits log lines and a StageResult { Id; Path; Count; Bytes } (use Receive-StageOutput).
     #>
     [CmdletBinding()]
     param(
@@ -374,7 +374,7 @@ function New-DeployBackup {
         throw $reason
     }
     Write-StageLog -Message ("backup {0} verified: {1} files, {2} bytes in '{3}'" -f $id, $copy.Count, $copy.Bytes, $path)
-    return [pscustomobject]@{ Id = $id; Path = $path; Count = $copy.Count; Bytes = $copy.Bytes }
+    New-StageResult -Property @{ Id = $id; Path = $path; Count = $copy.Count; Bytes = $copy.Bytes }
 }
 
 function Remove-OldDeployBackups {
@@ -533,7 +533,8 @@ function Invoke-DeployOnTarget {
     }
 
     # 1. Backup, verified. Nothing in DEPLOY_DIR has changed before this succeeds.
-    try { $backup = New-DeployBackup -DeployDir $DeployDir -BackupRoot $BackupRoot }
+    $backup = $null
+    try { New-DeployBackup -DeployDir $DeployDir -BackupRoot $BackupRoot | Receive-StageOutput -Result ([ref]$backup) }
     catch { throw ("no backup, no deploy: the backup of '{0}' into '{1}' failed: {2}. DEPLOY_DIR was not changed. Fix: check free space and permissions on the backup root." -f $DeployDir, $BackupRoot, $_.Exception.Message) }
     $manifestPath = $backup.Path + '.manifest.json'
 
