@@ -274,18 +274,6 @@ export async function aggregate(input: AggregateInput): Promise<Summary> {
     passed: pickPassed(preflightF!.value),
     checks: preflightChecks(preflightF!.value),
   };
-  const smokeUrlsFound = smokeResults(smokeF!.value);
-  const expected = input.smokeUrls.length ? input.smokeUrls : smokeUrlsFound.map((u) => u.url);
-  const smoke: SmokeSection & { problem: string | null } = {
-    present: smokeF!.present,
-    problem: smokeF!.problem,
-    passed: pickPassed(smokeF!.value),
-    urls: smokeUrlsFound,
-    expected_urls: input.smokeUrls,
-    healthy: expected.filter((u) => smokeUrlsFound.some((r) => r.url === u && r.healthy)).length,
-    logs: files.filter((f) => /(^|\/)smoke_[^/]*\.log$/.test(f)),
-  };
-
   const m = manifestF!.value;
   const a = artifactF!.value;
   const zipName = pick(a, ['name'], 'string');
@@ -333,6 +321,21 @@ export async function aggregate(input: AggregateInput): Promise<Summary> {
       (migrationsRan ? 'The deploy ran EF migrations; restoring the code did not undo them. Check the database before using DevTest.' : null),
   };
   if (rollbackF!.present && !rb) rollback.reason = `rollback.json ${rollbackF!.problem}`;
+
+  // Smoke for the version being judged: the deploy's smoke.json; for a rollback run the re-smoke
+  // after the restore (rollback.json), since a smoke before the restore tests the version being replaced.
+  const useResmoke = run.kind === 'rollback' && rollback.present && rollback.smoke.length > 0;
+  const smokeUrlsFound = useResmoke ? rollback.smoke : smokeResults(smokeF!.value);
+  const expected = input.smokeUrls.length ? input.smokeUrls : smokeUrlsFound.map((u) => u.url);
+  const smoke: SmokeSection & { problem: string | null } = {
+    present: useResmoke || smokeF!.present,
+    problem: useResmoke ? null : smokeF!.problem,
+    passed: useResmoke ? rollback.resmoke_passed : pickPassed(smokeF!.value),
+    urls: smokeUrlsFound,
+    expected_urls: input.smokeUrls,
+    healthy: expected.filter((u) => smokeUrlsFound.some((r) => r.url === u && r.healthy)).length,
+    logs: files.filter((f) => /(^|\/)smoke_[^/]*\.log$/.test(f)),
+  };
 
   // 7. What was expected to run.
   const isDeploy = run.kind === 'deploy';
@@ -414,7 +417,8 @@ export async function aggregate(input: AggregateInput): Promise<Summary> {
   const unrestored = isDeploy && !run.dry_run && smoke.present && smokeFailed && !rollback.present;
   if (unrestored) rollbackFailed = true;
 
-  const anyStageFailed = run.stages.some((s) => s.status === 'failure');
+  // A rollback run's own smoke before the restore tests the version being replaced: the re-smoke judges it.
+  const anyStageFailed = run.stages.some((s) => s.status === 'failure' && !(useResmoke && s.id === 'smoke'));
   const ciFailed = run.ci_result === 'FAILURE' || run.ci_result === 'ABORTED';
   let status: Verdict['status'];
   let reason: string | null;

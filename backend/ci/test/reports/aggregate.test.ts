@@ -317,6 +317,25 @@ describe('run kinds', () => {
     expect(s.verdict.status).toBe('success');
   });
 
+  it('a rollback run is judged on the re-smoke after the restore, not on a smoke of the version it replaced', async () => {
+    const dir = makeRunDir({ api: 'none', e2e: 'none', trx: [], manifest: 'none', smoke: 'fail', rollback: 'resmoke_passed' });
+    const st = stages({ preflight: 'success', smoke: 'failure', rollback: 'success' });
+    const s = await aggregate(input(dir, { run: { kind: 'rollback', stages: st } }));
+    expect(s.smoke).toMatchObject({ present: true, passed: true, healthy: 2 });
+    expect(s.gates.find((g) => g.id === 'smoke')).toMatchObject({ passed: true, reason: '2 of 2 SMOKE_URLS healthy for the restored version' });
+    expect(s.verdict.status).toBe('success');
+    expect(s.rollback_failed).toBe(false);
+  });
+
+  it('a rollback run without smoke.json uses the re-smoke; a failed re-smoke is rollback_failed', async () => {
+    const ok = await aggregate(input(makeRunDir({ api: 'none', e2e: 'none', trx: [], manifest: 'none', smoke: 'none', rollback: 'resmoke_passed' }), { run: { kind: 'rollback', stages: stages({ preflight: 'success', smoke: 'skipped', rollback: 'success' }) } }));
+    expect(ok.verdict.status).toBe('success');
+    expect(ok.score.value).toBe(100);
+    const bad = await aggregate(input(makeRunDir({ api: 'none', e2e: 'none', trx: [], manifest: 'none', smoke: 'none', rollback: 'resmoke_failed' }), { run: { kind: 'rollback', stages: stages({ preflight: 'success', smoke: 'skipped', rollback: 'failure' }), ci_result: 'FAILURE' } }));
+    expect(bad).toMatchObject({ rollback_failed: true, verdict: { status: 'failed' } });
+    expect(bad.gates.find((g) => g.id === 'smoke')!.reason).toMatch(/^smoke failed for the restored version/);
+  });
+
   it('a build that failed to compile scores 0 for build', async () => {
     const dir = makeRunDir({ trx: [], api: 'none', e2e: 'none', smoke: 'none', manifest: 'none' });
     const st = stages({ preflight: 'success', build: 'failure', deploy: 'pending', smoke: 'pending', api: 'pending', e2e: 'pending' });

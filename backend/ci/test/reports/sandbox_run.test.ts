@@ -118,4 +118,19 @@ describe('a full sandbox run', () => {
       expect(s.verdict.failure?.kind).toBe('network');
     });
   });
+
+  it('a Rollback N-1 run is judged on the re-smoke of the restored version and scores smoke only', async () => {
+    // Two good deploys, so that there is an N-1 to return to.
+    for (let i = 0; i < 2; i++) await waitForRun(svc.url, await startRun({ test_suite: 'none' }), 120_000);
+    const r = await api(svc.url, 'POST', '/ci/environments/DevTest/rollback', { confirm: 'DevTest', reason: 'summary test' });
+    expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
+    const run = await waitForRun(svc.url, r.body.run_id as string, 120_000);
+    const { s } = summaryOf(r.body.run_id as string);
+    expect(s.run.kind).toBe('rollback');
+    expect(s.score.components.filter((c) => c.included).map((c) => c.id)).toEqual(['smoke']);
+    expect(s.rollback).toMatchObject({ present: true, resmoke_passed: true });
+    expect(s.gates.find((g) => g.id === 'smoke')!.reason).toMatch(/for the restored version$/);
+    expect(s.verdict.status).toBe('success');
+    expect(run.status).toBe('success');
+  });
 });
