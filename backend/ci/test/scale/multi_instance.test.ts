@@ -102,12 +102,14 @@ describe.skipIf(!pgOk.ok || !redisOk.ok)('two backend instances on PostgreSQL + 
     [pgServer, redis] = await Promise.all([startPostgres(), startRedis()]);
     db = await pgServer.createEmptyDatabase();
     sql = new pg.Pool({ connectionString: db.url, max: 3 });
+    // An idle pooled connection cut by the server at shutdown is expected, not a test failure.
+    sql.on('error', () => undefined);
 
     const sbPort = await freePort();
     sandbox = await startProcess('sandbox', path.join(backendDir, 'src/sandbox/cli.ts'), {
       SANDBOX_PORT: String(sbPort),
       SANDBOX_HOST: '127.0.0.1',
-      SANDBOX_TIME_SCALE: '0.1',
+      SANDBOX_TIME_SCALE: '0.05',
       SANDBOX_DATA_DIR: path.join(dir, 'sandbox'),
     }, /Ctrl\+C stops it/, backendDir);
     // The sandbox prints its throw-away credential on purpose (docs/sandbox.md).
@@ -135,21 +137,33 @@ describe.skipIf(!pgOk.ok || !redisOk.ok)('two backend instances on PostgreSQL + 
       // One artifact store for both, as a shared volume would be.
       ARTIFACT_STORE: path.join(dir, 'artifacts'),
       LOG_LEVEL: 'warn',
+      AUTH_MODE: 'token',
       WORKER: 'on',
     };
     // Both start at once on an empty database: the migrations race, and must not trip.
     const ports = [await freePort(), await freePort()];
     const started = await Promise.all(ports.map((port, i) => startProcess(`instance ${'AB'[i]}`, serverEntry, { ...env, PORT: String(port) }, /listening on/)));
     started.forEach((p, i) => instances.push(Object.assign(p, { base: `http://127.0.0.1:${ports[i]}`, port: ports[i]! })));
+    // Fail fast, saying why, if an instance ignored REDIS_URL: its BullMQ worker and log subscriber name their Redis connections.
+    const admin = new Redis(redis.url);
+    const names = String(await admin.client('LIST')).split('\n').map((l) => /\bname=(\S*)/.exec(l)?.[1] ?? '');
+    admin.disconnect();
+    for (const p of instances) {
+      const missing = [`qaci-worker-${p.child.pid}`, `qaci-log-subscriber-${p.child.pid}`].filter((n) => !names.includes(n));
+      if (missing.length) {
+        throw new Error(`${p.name} (pid ${p.child.pid}) has no Redis connection ${missing.join(', ')}: it does not use BullMQ / the Redis log hub. Wire createJobQueue and createLogHub (src/scale/factory.ts) into src/app.ts — docs/scale-out.md, "Status".`);
+      }
+    }
 
-    // With access control wired, use an admin token; until then the API is open on loopback.
+    // AUTH_MODE=none is refused with a real JENKINS_URL: an admin API token, made with the tokens CLI as an operator would.
     const tokens = spawnSync(process.execPath, ['--import', 'tsx', path.join(codeDir, 'src/cli/tokens.ts'), 'create', '--name', 'scale-test', '--role', 'admin'], {
       cwd: codeDir,
       env: { ...process.env, DATABASE_URL: db.url },
       encoding: 'utf8',
     });
-    const token = tokens.status === 0 ? /shown only now[^\n]*\n(\S+)/.exec(tokens.stdout)?.[1] : undefined;
-    if (token) headers = { authorization: `Bearer ${token}` };
+    const token = /shown only now[^\n]*\n(\S+)/.exec(tokens.stdout)?.[1];
+    if (tokens.status !== 0 || !token) throw new Error(`tokens CLI failed (${tokens.status}): ${tokens.stderr}`);
+    headers = { authorization: `Bearer ${token}` };
   }, 180_000);
 
   afterAll(async () => {
