@@ -424,3 +424,100 @@ def test_job_config_xml_declares_the_contract_parameters():
     definition = root.find("definition")
     assert definition.get("class") == "org.jenkinsci.plugins.workflow.cps.CpsScmFlowDefinition"
     assert definition.findtext("scriptPath") == "Jenkinsfile"
+
+
+# ------------------------------------------------------------------ which stages run: the `when` conditions
+
+
+def stage_conditions() -> Dict[str, List[str]]:
+    """Each stage's `when { expression { ... } }` Groovy, plus its parent's (for the parallel children)."""
+    conditions: Dict[str, List[str]] = {}
+    stage_re = re.compile(r"(?<![\w.])stage\s*\(")
+    spans = []
+    for m in stage_re.finditer(G.code):
+        name = G.next_string(m.end()).value
+        body_open = G.code.index("{", G.matching(m.end() - 1))
+        spans.append((name, body_open, G.matching(body_open)))
+    for name, start, end in spans:
+        own = []
+        inner = [s for s in spans if start < s[1] < end]
+        search_end = min([s[1] for s in inner], default=end)
+        w = re.compile(r"\bwhen\s*\{").search(G.code, start, search_end)
+        if w:
+            w_open = G.code.index("{", w.end() - 1)
+            when_text = G.source[w_open + 1:G.matching(w_open)]
+            own = re.findall(r"expression\s*\{\s*(.*?)\s*\}\s*$", when_text.strip(), re.S) or [when_text]
+            assert "expression" in when_text, f"{name}: only `when {{ expression {{ ... }} }}` is understood here"
+        parents = [c for n, s, e in spans if s < start and end < e for c in conditions.get(n, [])]
+        conditions[name] = parents + own
+    return conditions
+
+
+def groovy_to_python(expr: str) -> str:
+    expr = re.sub(r"\s+", " ", expr.strip())
+    expr = expr.replace("&&", " and ").replace("||", " or ")
+    expr = re.sub(r"!(?!=)", " not ", expr)
+    expr = re.sub(r"params\.(\w+)", r"params['\1']", expr)
+    expr = re.sub(r"env\.(\w+)", r"env.get('\1')", expr)
+    return expr
+
+
+def runs(conditions: List[str], params: dict, env: dict) -> bool:
+    return all(eval(groovy_to_python(c), {"__builtins__": {}}, {"params": params, "env": env}) for c in conditions)  # noqa: S307
+
+
+def simulate(params: dict, smoke_fails: bool = False) -> Dict[str, bool]:
+    """Walks the stages in order; the smoke stage sets env.SMOKE_FAILED as the Jenkinsfile does."""
+    conditions = stage_conditions()
+    env: Dict[str, str] = {}
+    ran = {}
+    for name in expected_stage_order():
+        ran[name] = runs(conditions[name], params, env)
+        if name == "Start IIS + Smoke" and ran[name]:
+            env["SMOKE_FAILED"] = "true" if smoke_fails else "false"
+    return ran
+
+
+def contract_expectation(key: str) -> Dict[str, bool]:
+    return {n: s[key] == "runs" for s in CONTRACT["stages"] for n in s["jenkins"] if n not in ("Post", "Declarative: Post Actions")}
+
+
+DEFAULTS = {"BRANCH_OR_TAG": "main", "DRY_RUN": False, "TEST_SUITE": "full", "ACTION": "deploy", "ROLLBACK_TO": "", "QA_RUN_ID": ""}
+
+
+def test_a_dry_run_runs_exactly_the_contract_stages():
+    ran = simulate({**DEFAULTS, "DRY_RUN": True})
+    expected = contract_expectation("dryRun")
+    assert {n: ran[n] for n in expected} == expected
+
+
+def test_action_rollback_runs_exactly_the_contract_stages():
+    ran = simulate({**DEFAULTS, "ACTION": "rollback"})
+    expected = contract_expectation("rollbackAction")
+    # The contract's smoke id "runs" for a rollback, but its Jenkins stage 'Start IIS + Smoke' comes before
+    # 'Rollback' and would check the version being replaced. The Jenkinsfile smokes the restored version inside
+    # Rollback instead (rollback.ps1's re-smoke, then smoke.ps1 -Label smoke for reports/smoke.json).
+    if expected.get("Start IIS + Smoke"):
+        expected["Start IIS + Smoke"] = False
+        rollback_stage = G.source[G.source.index("stage('Rollback')"):G.source.index("stage('Tests')")]
+        branch = rollback_stage[rollback_stage.index("if (params.ACTION == 'rollback') {"):]
+        assert "smoke.ps1 -Urls ($env:SMOKE_URLS -split ',')" in branch.split("env.ROLLBACK_RESULT = 'ok'")[0]
+        assert "-Label smoke" in branch.split("env.ROLLBACK_RESULT = 'ok'")[0]
+    assert {n: ran[n] for n in expected} == expected
+
+
+def test_a_healthy_deploy_runs_everything_but_rollback():
+    ran = simulate(dict(DEFAULTS))
+    assert [n for n, r in ran.items() if not r] == ["Rollback"]
+
+
+def test_a_failed_smoke_runs_rollback_and_no_tests():
+    ran = simulate(dict(DEFAULTS), smoke_fails=True)
+    assert ran["Rollback"] is True
+    assert not ran["Tests"] and not ran["Tests: API"] and not ran["Tests: E2E"]
+
+
+@pytest.mark.parametrize("suite, api, e2e", [("full", True, True), ("api", True, False), ("e2e", False, True), ("none", False, False)])
+def test_test_suite_picks_the_suites(suite, api, e2e):
+    ran = simulate({**DEFAULTS, "TEST_SUITE": suite})
+    assert (ran["Tests: API"], ran["Tests: E2E"]) == (api, e2e)
