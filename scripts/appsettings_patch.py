@@ -38,7 +38,7 @@ Nothing is written unless every input is valid: a missing file, bad JSON
 (reported with file, line and column), an unresolved placeholder or an unsafe
 zip entry stops the tool with exit code 2 and a message saying what to fix.
 ``--dry-run`` prints the keys that would change, secrets masked, and writes
-nothing. Run twice on the same input the output zip is byte-identical: entries
+nothing (an unresolved placeholder is still reported, after the list, with exit 2). Run twice on the same input the output zip is byte-identical: entries
 are written in sorted order with their original timestamps and fixed
 compression settings.
 
