@@ -20,26 +20,29 @@ export class BuildLog {
   private joined: Buffer | null = null;
   private sealed = false;
 
+  /** `existing`: the bytes already in `file` (a log persisted earlier); otherwise the file starts empty. */
   constructor(
     private readonly file: string | null,
     private readonly notes: boolean,
+    existing?: Buffer,
   ) {
-    if (file) writeFileSync(file, '');
+    if (existing) {
+      this.chunks = [existing];
+      this.size = existing.length;
+    } else if (file) {
+      writeFileSync(file, '');
+    }
   }
 
   /** Restores a log persisted earlier (dataDir). */
   static load(file: string, notes: boolean): BuildLog {
-    const log = new BuildLog(null, notes);
     let data: Buffer;
     try {
       data = readFileSync(file);
     } catch {
       data = Buffer.alloc(0);
     }
-    log.chunks = [data];
-    log.size = data.length;
-    (log as unknown as { file: string }).file = file;
-    return log;
+    return new BuildLog(file, notes, data);
   }
 
   /** Appends complete lines (each gets a trailing LF). */

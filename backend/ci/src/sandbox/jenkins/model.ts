@@ -236,7 +236,7 @@ export function buildRef(base: string, job: JobRecord, b: BuildRecord | undefine
  * works; the default view (jobJsonDefault) reduces them to {_class,number,url} as Jenkins does.
  * `builds` is newest first and at most 100 (Job.getNewBuilds, reference §9).
  */
-export function jobJson(base: string, job: JobRecord, queued: QueueItemRecord | undefined, queueJson: (q: QueueItemRecord) => Obj): Obj {
+export function jobJson(base: string, job: JobRecord, queued: QueueItemRecord | undefined, queueJson: (q: QueueItemRecord) => Record<string, unknown>): Obj {
   const newestFirst = [...job.builds].reverse();
   const find = (pred: (b: BuildRecord) => boolean) => newestFirst.find(pred);
   const done = (b: BuildRecord) => !b.building;
@@ -269,7 +269,7 @@ export function jobJson(base: string, job: JobRecord, queued: QueueItemRecord | 
     lastUnsuccessfulBuild: buildRef(base, job, find((b) => done(b) && b.result !== 'SUCCESS')),
     nextBuildNumber: job.nextBuildNumber,
     property: props,
-    queueItem: queued ? queueJson(queued) : null,
+    queueItem: queued ? (queueJson(queued) as Obj) : null,
     concurrentBuild: job.concurrent,
     disabled: job.disabled,
     resumeBlocked: false,

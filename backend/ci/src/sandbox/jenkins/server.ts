@@ -310,7 +310,7 @@ export class JenkinsServer {
     return 'Waiting for next available executor';
   }
 
-  queueItemJson(item: QueueItemRecord): Record<string, never> {
+  queueItemJson(item: QueueItemRecord): Record<string, unknown> {
     const job = this.jobs.get(item.jobName);
     const cls = { waiting: 'WaitingItem', blocked: 'BlockedItem', buildable: 'BuildableItem', left: 'LeftItem' }[item.state];
     const actions: unknown[] = [];
@@ -337,7 +337,7 @@ export class JenkinsServer {
       out.executable =
         item.buildNumber !== null ? { _class: CLASS.run, number: item.buildNumber, url: buildUrl(this.baseUrl, item.jobName, item.buildNumber) } : null;
     }
-    return out as Record<string, never>;
+    return out;
   }
 
   // ---------------------------------------------------------------- builds
@@ -547,6 +547,7 @@ export class JenkinsServer {
     const flaky = this.opts.faults.get().jenkins_flaky;
     if (flaky > 0 && Math.random() < flaky) {
       const status = [500, 502, 503][Math.floor(Math.random() * 3)]!;
+      for (const h of ['X-Jenkins', 'X-Jenkins-Session']) res.removeHeader(h); // the proxy answers, not Jenkins
       return this.html(res, status, errorPage(status, 'Sandbox fault jenkins_flaky: this call failed on purpose.'));
     }
 
