@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { stageById, type PipelineContract } from '../contract.js';
 import type { SimulatedDevTest, Backup } from '../devtest.js';
 import { backupId } from '../devtest.js';
@@ -839,13 +838,14 @@ class PipelineRun {
    * Post section makes through `cli/aggregate.ts` (producedBy "jenkins"). The backend recomputes it anyway.
    */
   private async writeSummary(say: (t: string) => void, aborted: boolean): Promise<0 | 1 | 2 | null> {
-    const file = path.join(this.deps.repoRoot, 'backend', 'ci', 'src', 'ci', 'report_aggregator.ts');
-    if (!existsSync(file)) return null;
     type Aggregate = (input: Record<string, unknown>) => Promise<unknown>;
     let mod: { aggregate?: Aggregate; renderConsoleBlock?: (s: unknown) => string };
     try {
-      mod = (await import(pathToFileURL(file).href)) as typeof mod;
+      // Resolved next to this module, so it works under tsx (→ .ts) and from compiled JavaScript alike.
+      const specifier = new URL('../../ci/report_aggregator.js', import.meta.url).href;
+      mod = (await import(specifier)) as typeof mod;
     } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('report_aggregator')) return null;
       say(`summary.json not written: report_aggregator could not be loaded (${(err as Error).message})`);
       return 2;
     }
