@@ -14,7 +14,7 @@ import { checksumAll, listFiles, scanAndMask, sha256File } from './reports/artif
 import { classifyFailure } from './reports/classify.js';
 import { evaluateGates, type GateInput, type StageLookup } from './reports/gates.js';
 import { inspectHtmlReport, type HtmlInspection } from './reports/html.js';
-import { nestedObj, pick, pickPassed, preflightChecks, readJsonFile, smokeResults, stringList } from './reports/inputs.js';
+import { nestedObj, pick, pickPassed, preflightChecks, readJsonFile, sameUrl, smokeResults, stringList } from './reports/inputs.js';
 import { parseJunitFile, type JunitResult } from './reports/junit.js';
 import { parseNewmanFile, type NewmanResult } from './reports/newman.js';
 import { renderConsoleBlock, renderMarkdown, type RenderLinks } from './reports/render.js';
@@ -333,7 +333,7 @@ export async function aggregate(input: AggregateInput): Promise<Summary> {
     passed: useResmoke ? rollback.resmoke_passed : pickPassed(smokeF!.value),
     urls: smokeUrlsFound,
     expected_urls: input.smokeUrls,
-    healthy: expected.filter((u) => smokeUrlsFound.some((r) => r.url === u && r.healthy)).length,
+    healthy: expected.filter((u) => smokeUrlsFound.some((r) => sameUrl(r.url, u) && r.healthy)).length,
     logs: files.filter((f) => /(^|\/)smoke_[^/]*\.log$/.test(f)),
   };
 

@@ -290,6 +290,14 @@ describe('gate: smoke, and the rollback verdicts', () => {
     expect(s.rollback_failed).toBe(false);
   });
 
+  it('matches SMOKE_URLS as a script may echo them (host case, trailing slash)', async () => {
+    const dir = makeRunDir();
+    writeJson(dir, 'smoke.json', { passed: true, urls: [{ url: 'http://devtest/health/', status_code: 200 }, { url: 'HTTP://DEVTEST/WeSignManagement/health', status_code: 200 }] });
+    const s = await aggregate(input(dir));
+    expect(gate(s, 'smoke').passed).toBe(true);
+    expect(s.smoke.healthy).toBe(2);
+  });
+
   it('fails when smoke.json is missing after a deploy', async () => {
     const s = await aggregate(input(makeRunDir({ smoke: 'none' })));
     expect(failedGates(s)).toContain('smoke');

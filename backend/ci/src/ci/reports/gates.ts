@@ -4,6 +4,7 @@
  */
 import type { GateId, RunKind, TestSuite } from '../models.js';
 import type { HtmlInspection } from './html.js';
+import { sameUrl } from './inputs.js';
 import type { JunitResult } from './junit.js';
 import type { NewmanResult } from './newman.js';
 import type { Gate, RollbackRecord, Score, SecretFinding, SmokeSection } from './types.js';
@@ -71,11 +72,11 @@ function smokeGate(i: GateInput): Gate {
   }
   if (s.problem) return { id: 'smoke', passed: false, reason: `smoke.json ${s.problem}` };
   const expected = s.expected_urls.length ? s.expected_urls : s.urls.map((u) => u.url);
-  const bad = expected.filter((u) => !s.urls.some((r) => r.url === u && r.healthy));
+  const bad = expected.filter((u) => !s.urls.some((r) => sameUrl(r.url, u) && r.healthy));
   if (bad.length || s.passed === false || expected.length === 0) {
     const detail = bad
       .map((u) => {
-        const r = s.urls.find((x) => x.url === u);
+        const r = s.urls.find((x) => sameUrl(x.url, u));
         if (!r) return `${u} (not checked)`;
         return `${u} (${r.status_code ?? r.error ?? 'no response'}${r.attempts ? ` after ${plural(r.attempts, 'attempt')}` : ''})`;
       })

@@ -108,3 +108,19 @@ export function stringList(o: Obj | null | undefined, key: string): string[] {
   const v = o?.[key];
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
+
+/**
+ * Whether two URLs name the same endpoint, as a script may have echoed them:
+ * scheme and host case-insensitive, a trailing slash ignored.
+ */
+export function sameUrl(a: string, b: string): boolean {
+  const norm = (u: string) => {
+    try {
+      const x = new URL(u.trim());
+      return `${x.protocol}//${x.host}${x.pathname.replace(/\/+$/, '')}${x.search}`.toLowerCase();
+    } catch {
+      return u.trim().replace(/\/+$/, '').toLowerCase();
+    }
+  };
+  return norm(a) === norm(b);
+}
