@@ -29,7 +29,11 @@ import type { CiProvider } from './ci/providers/provider.js';
 import { createNotifiers } from './ci/notify.js';
 import { startSandbox, type Sandbox } from './sandbox/index.js';
 import { registerErrorHandler } from './api/errors.js';
-import { type AuthSeam, noAuth } from './api/auth_seam.js';
+import type { AuthSeam } from './api/auth_seam.js';
+import { assertAuthModeAllowed } from './auth/config.js';
+import { authPlugin } from './auth/plugin.js';
+import { createAuthSeam } from './auth/seam.js';
+import { hardenedServerOptions, registerHttpHardening } from './security/http.js';
 import { ciRoutes } from './api/routes/ci.js';
 import { environmentRoutes } from './api/routes/environments.js';
 import { healthRoutes } from './api/routes/health.js';
@@ -75,7 +79,8 @@ export function createLogger(config: Config, redactor: Redactor, destination?: p
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<{ app: FastifyInstance; services: Services }> {
-  // (FastifyInstance is typed with the default logger; ours is a pino Logger, which is compatible at runtime.)
+  // AUTH_MODE=none only with the sandbox and only on loopback (DESIGN §6): refuse anything else before starting.
+  assertAuthModeAllowed({ authMode: config.auth.mode, host: config.host, sandbox: !config.jenkins.url });
   let sandbox: Sandbox | null = null;
   let jenkins = { url: config.jenkins.url, user: config.jenkins.user, token: config.jenkins.apiToken };
   if (!config.jenkins.url) {
@@ -130,15 +135,29 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reclaimOnStart: db.kind === 'sqlite',
   });
   const service = new RunService({ config, store, queue, events, sandbox: !!sandbox });
-  const auth: AuthSeam = noAuth();
+  const auth: AuthSeam = createAuthSeam({ db: db.db, redactor });
 
-  const app = Fastify({ loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
+  const app = Fastify({ loggerInstance: log as unknown as FastifyBaseLogger, ...hardenedServerOptions(config.auth) });
   // The API speaks JSON only: a text/plain body is a 415 that says so, not a confusing 422.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app, redactor);
+  await registerHttpHardening(app, { auth: config.auth, host: config.host });
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
+  await app.register(authPlugin, { config: config.auth, db: db.db, redactor, sandbox: !!sandbox });
+  // An upgrade request answered with an HTTP error (bad path, 401) keeps its socket: Node
+  // hands upgrade sockets to us, and nothing else closes them. The websocket plugin's
+  // preClose (registered above, so it runs first) closes live streams politely; we then
+  // destroy whatever is left, so shutting down never waits on a dead upgrade.
+  const upgradeSockets = new Set<import('node:stream').Duplex>();
+  app.server.on('upgrade', (_req, socket) => {
+    upgradeSockets.add(socket);
+    socket.once('close', () => upgradeSockets.delete(socket));
+  });
+  app.addHook('preClose', async () => {
+    for (const s of upgradeSockets) s.destroy();
+  });
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'QA Intelligence CI/CD API', version: '0.1.0', description: 'Start, follow and judge deploys of WeSign to DevTest through Jenkins.' },
@@ -152,10 +171,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await environmentRoutes(scope, { service, auth });
     await sandboxRoutes(scope, { sandbox, auth });
     await healthRoutes(scope, { store, provider, registry, sandbox: !!sandbox });
-  });
-  app.get('/ci/me', { schema: { tags: ['auth'], summary: 'Who am I' } }, async (request) => {
-    const p = auth.principal(request);
-    return { user: p ? { id: p.id, name: p.name, role: p.role } : null, auth_mode: config.authMode, sandbox: !!sandbox };
   });
 
   const dist = config.frontendDist ? path.resolve(config.frontendDist) : path.join(repoRoot, 'frontend', 'dist');

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { type AuthConfig, loadAuthConfig } from './auth/config.js';
 
 /** The SPEC.md variable block, per app/environment. */
 export const EnvironmentConfig = z.object({
@@ -129,6 +130,8 @@ export interface Config {
   scoreThreshold: number;
   scoreWeights: Record<'build' | 'smoke' | 'api' | 'e2e', number>;
   authMode: 'none' | 'token' | 'jwt';
+  /** Access control (auth/config.ts). */
+  auth: AuthConfig;
   publicUrl: string | undefined;
   sandboxTimeScale: number;
   frontendDist: string | undefined;
@@ -232,7 +235,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     };
   }
 
-  const secrets = [e.JENKINS_API_TOKEN, e.SMTP_PASSWORD, e.TEAMS_WEBHOOK_URL].filter((s): s is string => !!s && s.length >= 4);
+  let auth: AuthConfig;
+  try {
+    auth = loadAuthConfig(merged);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const secrets = [e.JENKINS_API_TOKEN, e.SMTP_PASSWORD, e.TEAMS_WEBHOOK_URL, auth.sessionSecret].filter((s): s is string => !!s && s.length >= 4);
 
   return {
     port: e.PORT,
@@ -250,7 +259,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     runTimeoutMs: e.RUN_TIMEOUT_S * 1000,
     scoreThreshold: e.RUN_SCORE_THRESHOLD,
     scoreWeights: Object.assign({ build: 20, smoke: 20, api: 30, e2e: 30 }, e.SCORE_WEIGHTS),
-    authMode: e.AUTH_MODE,
+    authMode: auth.mode,
+    auth,
     publicUrl: e.PUBLIC_URL,
     sandboxTimeScale: e.SANDBOX_TIME_SCALE,
     frontendDist: e.FRONTEND_DIST,

@@ -236,20 +236,6 @@ class RunContext {
 
   private async trigger() {
     const job = this.run.jenkins_job;
-    // A restart must never start a second build: look for ours first (DESIGN §3, QA_RUN_ID).
-    const existing = await this.retrying('look for an existing build', () => this.d.provider.findBuildByRunId(job, this.run.run_id, this.signal));
-    if (existing) {
-      await this.backendLog('preflight', `backend: found Jenkins build #${existing.number} already started for this run; following it`);
-      await this.patch({ phase: 'following', jenkins_build_number: existing.number, jenkins_build_url: existing.url });
-      return;
-    }
-    const queued = this.d.provider.findQueuedByRunId
-      ? await this.retrying('look for a queued build', () => this.d.provider.findQueuedByRunId!(job, this.run.run_id, this.signal))
-      : null;
-    if (queued) {
-      await this.patch({ phase: 'waiting_queue', jenkins_queue_id: queued.id });
-      return;
-    }
     if (this.run.cancel_requested) throw new RunCancelled('cancelled before Jenkins was triggered');
     const params: JobParameters = {
       BRANCH_OR_TAG: this.run.branch_or_tag,
@@ -259,33 +245,21 @@ class RunContext {
       ROLLBACK_TO: this.run.rollback_to ?? '',
       QA_RUN_ID: this.run.run_id,
     };
-    // Not retried blindly: a POST that timed out may have queued a build, so a
-    // failed trigger goes back to the lookup above before trying again.
-    const deadline = Date.now() + this.deadlineMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const q = await this.d.provider.trigger(job, params, this.signal);
-        await this.backendLog('preflight', `backend: triggered ${job} (queue item ${q.id}) with BRANCH_OR_TAG=${params.BRANCH_OR_TAG} DRY_RUN=${params.DRY_RUN} TEST_SUITE=${params.TEST_SUITE} ACTION=${params.ACTION}`);
-        this.d.events.emit('run:triggered', { runId: this.run.run_id, queueId: q.id });
-        await this.patch({ phase: 'waiting_queue', jenkins_queue_id: q.id });
-        return;
-      } catch (err) {
-        const e = coerceError(err);
-        if (!(e instanceof ProviderError) || !e.retryable || Date.now() > deadline) throw e;
-        await this.noteRetry(`trigger failed (${e.message}); retrying`);
-        await sleep(Math.min(500 * 2 ** attempt, 5000), this.signal);
-        const found = await this.retrying('look for an existing build', () => this.d.provider.findBuildByRunId(job, this.run.run_id, this.signal));
-        if (found) {
-          await this.patch({ phase: 'following', jenkins_build_number: found.number, jenkins_build_url: found.url });
-          return;
-        }
-        const q = this.d.provider.findQueuedByRunId ? await this.d.provider.findQueuedByRunId(job, this.run.run_id, this.signal).catch(() => null) : null;
-        if (q) {
-          await this.patch({ phase: 'waiting_queue', jenkins_queue_id: q.id });
-          return;
-        }
-      }
+    // A restart, or a trigger whose answer was lost, must never start a second
+    // build: every attempt first looks for a queue item or build carrying our
+    // QA_RUN_ID (queue → builds → builds again), and only then triggers.
+    const where = await this.retrying('trigger the Jenkins job', () => this.d.provider.ensureTriggered(job, params, this.signal));
+    if (where.kind === 'build') {
+      await this.backendLog('preflight', `backend: Jenkins build #${where.build.number} already exists for this run; following it`);
+      await this.patch({ phase: 'following', jenkins_build_number: where.build.number, jenkins_build_url: where.build.url });
+      return;
     }
+    await this.backendLog(
+      'preflight',
+      `backend: ${job} queued (item ${where.queue.id}) with BRANCH_OR_TAG=${params.BRANCH_OR_TAG} DRY_RUN=${params.DRY_RUN} TEST_SUITE=${params.TEST_SUITE} ACTION=${params.ACTION}${params.ROLLBACK_TO ? ` ROLLBACK_TO=${params.ROLLBACK_TO}` : ''}`,
+    );
+    this.d.events.emit('run:triggered', { runId: this.run.run_id, queueId: where.queue.id });
+    await this.patch({ phase: 'waiting_queue', jenkins_queue_id: where.queue.id });
   }
 
   private async waitForBuild() {
@@ -305,10 +279,14 @@ class RunContext {
       } catch (err) {
         // Left items expire after 5 minutes (reference §10 gotcha 1): find the build by its parameter instead.
         if (err instanceof ProviderError && err.code === 'queue_item_gone') {
-          const found = await this.retrying('look for the build', () => this.d.provider.findBuildByRunId(job, this.run.run_id, this.signal));
-          if (found) {
-            await this.patch({ phase: 'following', jenkins_build_number: found.number, jenkins_build_url: found.url });
+          const found = await this.retrying('look for the build', () => this.d.provider.locateByRunId(job, this.run.run_id, this.signal));
+          if (found?.kind === 'build') {
+            await this.patch({ phase: 'following', jenkins_build_number: found.build.number, jenkins_build_url: found.build.url });
             return;
+          }
+          if (found?.kind === 'queued') {
+            await this.patch({ jenkins_queue_id: found.queue.id });
+            continue;
           }
           throw new FatalRunError('infrastructure', 'The Jenkins queue item disappeared and no build carries this run id; Jenkins may have restarted. Start the run again.');
         }

@@ -3,7 +3,7 @@
  * human summary, and the live log WebSocket.
  */
 import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -16,8 +16,9 @@ import { CreateRunBody, ErrorBody, Run, RunKind, RunStatus, RunSummary, isTermin
 import type { RunService } from '../../ci/run_service.js';
 import { stageToApi } from '../../ci/run_view.js';
 import type { Redactor } from '../../ci/redact.js';
-import type { RunStore } from '../../store/run_store.js';
+import { decodeCursor, type RunStore } from '../../store/run_store.js';
 import type { AuthSeam } from '../auth_seam.js';
+import { artifactHeaders, safeArtifactPath } from '../../security/http.js';
 
 export interface CiRouteDeps {
   config: Config;
@@ -45,7 +46,11 @@ const ListQuery = z
     from: isoDate.optional(),
     to: isoDate.optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z.string().max(500).optional(),
+    cursor: z
+      .string()
+      .max(500)
+      .refine((c) => decodeCursor(c) !== null, { message: 'is not a cursor this API issued; pass next_cursor from the previous page, or omit it for the first page' })
+      .optional(),
   })
   .strict();
 const LogsQuery = z
@@ -141,18 +146,14 @@ export async function ciRoutes(app: FastifyInstance, deps: CiRouteDeps) {
       const { id } = request.params;
       const wanted = request.params['*'];
       await service.mustGet(id);
-      const rows = await deps.store.getArtifacts(id);
-      const row = rows.find((a) => a.path === wanted);
+      // The name is checked (no traversal, NUL, backslashes, encoded dots, symlinks out of the folder)…
+      const file = await safeArtifactPath(path.join(deps.config.artifactStore, 'runs', id), wanted);
+      // …and must be one the run recorded.
+      const row = (await deps.store.getArtifacts(id)).find((a) => a.path === wanted);
       if (!row) throw notFound(`Artifact "${wanted}" of run ${id}`, 'the run lists its artifacts in GET /ci/runs/{id}');
-      // The DB row is the allow-list; still refuse anything that would resolve outside the run folder.
-      const runDir = await realpath(path.join(deps.config.artifactStore, 'runs', id)).catch(() => null);
-      const file = runDir ? await realpath(path.join(runDir, row.path)).catch(() => null) : null;
-      if (!runDir || !file || !file.startsWith(runDir + path.sep)) throw notFound(`Artifact "${wanted}" of run ${id}`, 'it is no longer in the artifact store');
-      return reply
+      // A report's scripts may run, but never with the app's origin (DESIGN §5).
+      return artifactHeaders(reply)
         .type(row.content_type)
-        // A report's scripts may run, but never with the app's origin (DESIGN §5).
-        .header('Content-Security-Policy', 'sandbox allow-scripts')
-        .header('X-Content-Type-Options', 'nosniff')
         .header('Content-Disposition', `inline; filename="${row.name.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
         .send(createReadStream(file));
     },

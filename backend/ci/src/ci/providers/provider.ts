@@ -77,6 +77,8 @@ export interface QueueState {
   why: string | null;
 }
 
+export type RunLocation = { kind: 'build'; build: BuildRef } | { kind: 'queued'; queue: QueueRef } | null;
+
 export interface JobCheck {
   exists: boolean;
   buildable: boolean;
@@ -96,7 +98,14 @@ export interface CiProvider {
   /** Newest-first scan of recent builds for one whose QA_RUN_ID parameter equals qaRunId. */
   findBuildByRunId(job: string, qaRunId: string, signal?: AbortSignal): Promise<BuildRef | null>;
   /** A still-queued item whose QA_RUN_ID parameter equals qaRunId (a trigger whose answer we lost). */
-  findQueuedByRunId?(job: string, qaRunId: string, signal?: AbortSignal): Promise<QueueRef | null>;
+  findQueuedByRunId(job: string, qaRunId: string, signal?: AbortSignal): Promise<QueueRef | null>;
+  /**
+   * Where the build of a run is: queue first, then builds, then builds again
+   * after a short settle (an item leaving the queue is briefly in neither).
+   */
+  locateByRunId(job: string, qaRunId: string, signal?: AbortSignal): Promise<RunLocation>;
+  /** Triggers the run's build unless it is already queued or started (looks first, every time). */
+  ensureTriggered(job: string, params: JobParameters, signal?: AbortSignal): Promise<NonNullable<RunLocation>>;
   /** POST buildWithParameters; resolves with the queue item. */
   trigger(job: string, params: JobParameters, signal?: AbortSignal): Promise<QueueRef>;
   /** One look at a queue item. 404 (expired) → ProviderError code 'queue_item_gone'. */

@@ -4,9 +4,11 @@
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_init.js';
+import * as m002 from './002_auth.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_init': m001,
+  '002_auth': m002,
 };
 
 export const migrationProvider: MigrationProvider = {
