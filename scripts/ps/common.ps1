@@ -541,7 +541,9 @@ function Invoke-Robocopy {
     $arguments = @($Source, $Destination) + @($File) + @($ExtraArgument)
     if (-not $PSCmdlet.ShouldProcess($Destination, 'robocopy')) { return }
     Write-StageLog -Message ('robocopy {0}' -f ($arguments -join ' '))
-    $output = & $RobocopyPath @arguments 2>&1
+    # EAP Continue inside the block: on 5.1 a stderr line redirected with 2>&1 would otherwise become a
+    # terminating error under 'Stop'; the exit code decides instead.
+    $output = & { $ErrorActionPreference = 'Continue'; & $RobocopyPath @arguments 2>&1 }
     $exitCode = $LASTEXITCODE
     foreach ($line in @($output)) {
         $text = ([string]$line).TrimEnd()
@@ -564,7 +566,8 @@ function Invoke-NativeCommand {
         [string]$DisplayArguments
     )
     if (-not $DisplayArguments) { $DisplayArguments = $ArgumentList -join ' ' }
-    $output = & $FilePath @ArgumentList 2>&1
+    # See Invoke-Robocopy: stderr must not become a terminating error on 5.1; the exit code decides.
+    $output = & { $ErrorActionPreference = 'Continue'; & $FilePath @ArgumentList 2>&1 }
     $exitCode = $LASTEXITCODE
     foreach ($line in @($output)) {
         $text = ([string]$line).TrimEnd()

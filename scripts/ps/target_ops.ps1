@@ -465,8 +465,10 @@ function Invoke-MigrationCommand {
         $env:DB_MIGRATION_USER = $Credential.UserName
         $env:DB_MIGRATION_PASSWORD = $password
         Write-StageLog -Message ("running migrations: {0}" -f $Command)
-        if ($onWindows) { $output = & cmd.exe /d /s /c $Command 2>&1 }
-        else { $output = & /bin/sh -c $Command 2>&1 }
+        # EAP Continue inside the blocks: on 5.1 a stderr line (an EF warning) redirected with 2>&1 would
+        # otherwise be a terminating error; the exit code decides.
+        if ($onWindows) { $output = & { $ErrorActionPreference = 'Continue'; & cmd.exe /d /s /c $Command 2>&1 } }
+        else { $output = & { $ErrorActionPreference = 'Continue'; & /bin/sh -c $Command 2>&1 } }
         $exitCode = $LASTEXITCODE
         foreach ($line in @($output)) {
             $text = ([string]$line).TrimEnd()

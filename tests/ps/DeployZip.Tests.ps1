@@ -221,6 +221,21 @@ Describe 'deploy_zip.ps1' {
             $env:DB_MIGRATION_PASSWORD | Should -Be $script:FakeDbSecret
         }
 
+        It 'restores the code when the migration command fails, and says the database may have changed' {
+            $env:DB_MIGRATION_USER = 'example-db-user'
+            $env:DB_MIGRATION_PASSWORD = $script:FakeDbSecret
+            (Invoke-Deploy -Layout $layout -Zip $zip1 -Mode Transfer).ExitCode | Should -Be 0
+            $run = Invoke-Deploy -Layout $layout -Zip $zip1 -Extra @{ RunMigrations = $true; MigrationCommand = 'echo "applying 20261201_AddSigners" >&2; exit 3' }
+            $run.ExitCode | Should -Be 1
+            $run.Text | Should -Match 'migrations: applying 20261201_AddSigners'
+            $run.Text | Should -Match 'migration command failed with exit code 3'
+            $run.Text | Should -Match 'restored from backup \d{8}_\d{6}\. WARNING: the migration command ran; restoring the code does not undo database changes'
+            Get-TreeText $layout.DeployDir | Should -Be $v0Tree
+            $manifest = Get-Content -LiteralPath (Join-Path -Path $layout.ReportsDir -ChildPath 'deploy-manifest.json') -Raw | ConvertFrom-Json
+            $manifest.migrations_ran | Should -BeTrue
+            $manifest.ok | Should -BeFalse
+        }
+
         It 'fails before contacting the server when the DB credential is not bound' {
             (Invoke-Deploy -Layout $layout -Zip $zip1 -Mode Transfer).ExitCode | Should -Be 0
             Remove-Item -Path Env:DB_MIGRATION_USER, Env:DB_MIGRATION_PASSWORD -ErrorAction SilentlyContinue
