@@ -27,8 +27,11 @@ export const MAX_PARAM_LENGTH = 256;
  * %-escape, an over-long parameter): answered in the DESIGN §5 shape too,
  * without echoing the URL back.
  */
-const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (err, _request, rawReply) => {
+const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (err, request, rawReply) => {
   const reply = rawReply as unknown as FastifyReply;
+  // A refused WebSocket upgrade never reaches @fastify/websocket's onResponse hook, which is what
+  // closes its socket; without this the half-open socket lingers and server.close() waits for it.
+  if (request.raw.headers.upgrade) reply.raw.once('finish', () => request.raw.socket?.destroy());
   const send = (status: number, code: string, message: string) =>
     reply
       .code(status).header('x-content-type-options', 'nosniff').header('cache-control', 'no-store').send({ error: { code, message, details: null } });

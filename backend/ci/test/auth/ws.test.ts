@@ -14,9 +14,11 @@ function connect(url: string, headers: Record<string, string> = {}): Promise<Out
       resolve({ status: 'open', message: JSON.parse(String(data)) });
       ws.close();
     });
-    ws.once('unexpected-response', (_req, res) => {
+    ws.once('unexpected-response', (upgradeReq, res) => {
       resolve({ status: res.statusCode ?? 0 });
       res.resume();
+      // With this listener, ws leaves the refused upgrade's socket open: close it, or the server waits for it on close.
+      upgradeReq.destroy();
     });
     ws.once('error', reject);
   });

@@ -264,15 +264,17 @@ describe('hostile WebSocket ids, queries and frames', () => {
         setTimeout(() => ws.readyState === WebSocket.OPEN && ws.close(1000), 300);
       });
       ws.on('message', (d) => got.push(String(d)));
-      ws.once('unexpected-response', (_q, res) => {
+      ws.once('unexpected-response', (upgradeReq, res) => {
         resolve({ kind: 'http', status: res.statusCode ?? 0 });
         res.resume();
+        // With this listener, ws leaves the refused upgrade's socket open: close it, or the server waits for it on close.
+        upgradeReq.destroy();
       });
       ws.once('close', (code) => resolve({ kind: 'close', code, frames: got }));
       ws.once('error', (e) => (/Invalid WebSocket frame|payload/i.test(e.message) ? undefined : reject(e)));
     });
 
-  const badPaths = ['/ci/runs/not-a-uuid/logs', `/ci/runs/${'x'.repeat(300)}/logs`, '/ci/runs/..%2F..%2Fetc/logs', "/ci/runs/'%20OR%201=1/logs", '/ci/runs/00000000-0000-4000-8000-000000000000/logs'];
+  const badPaths = ['/ci/runs/%zz/logs', '/ci/runs/not-a-uuid/logs', `/ci/runs/${'x'.repeat(300)}/logs`, '/ci/runs/..%2F..%2Fetc/logs', "/ci/runs/'%20OR%201=1/logs", '/ci/runs/00000000-0000-4000-8000-000000000000/logs'];
   const badQueries = ['from=-1', 'from=abc', 'format=xml', 'evil=1', 'from=1e99'];
 
   for (const p of badPaths) {

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Fastify from 'fastify';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../../src/auth/tokens.js';
 import { artifactHeaders, BODY_LIMIT_BYTES } from '../../src/security/http.js';
@@ -62,6 +63,25 @@ describe('security headers', () => {
     const bad = await fetch(`${h.url}/ci/runs/%zz`);
     expect(bad.status).toBe(400);
     expect((await json(bad)).error).toMatchObject({ code: 'bad_url' });
+  });
+});
+
+describe('refused WebSocket upgrades', () => {
+  it('closes the socket of an upgrade the router refuses, so the server can shut down', async () => {
+    const h = await startHarness({ AUTH_MODE: 'none' });
+    const refused = (p: string) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`${h.wsUrl}${p}`);
+        ws.once('unexpected-response', (_req, res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        ws.once('error', reject);
+      });
+    expect(await refused(`/ci/runs/${'x'.repeat(300)}/logs`)).toBe(414);
+    expect(await refused('/ci/runs/%zz/logs')).toBe(400);
+    // Before the fix the half-open sockets kept app.close() waiting forever (the test would time out here).
+    await h.close();
   });
 });
 

@@ -139,9 +139,11 @@ describe('WS /ci/runs/{id}/logs × role', () => {
           ws.close();
         }
       });
-      ws.once('unexpected-response', (_q, res) => {
+      ws.once('unexpected-response', (upgradeReq, res) => {
         resolve({ kind: 'http', status: res.statusCode ?? 0 });
         res.resume();
+        // With this listener, ws leaves the refused upgrade's socket open: close it, or the server waits for it on close.
+        upgradeReq.destroy();
       });
       ws.once('close', (code) => {
         resolve({ kind: 'close', code });
