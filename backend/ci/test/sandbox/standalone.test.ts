@@ -70,3 +70,47 @@ describe('npm run sandbox (cli.ts)', () => {
     }
   });
 });
+
+describe('a standalone sandbox killed mid-build', () => {
+  it('comes back with the build ended ABORTED (it cannot resume) and serves it and the rest of its history', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sandbox-kill-'));
+    dirs.push(dataDir);
+    const backendDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const tsx = path.join(backendDir, '..', '..', 'node_modules', '.bin', process.platform === 'win32' ? 'tsx.cmd' : 'tsx');
+    const launch = () => {
+      const child = spawn(tsx, ['src/sandbox/cli.ts'], { cwd: backendDir, env: { ...process.env, SANDBOX_PORT: '0', SANDBOX_TIME_SCALE: '1', SANDBOX_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      const ready = waitFor('the CLI banner', async () => (out.includes('Ctrl+C stops it') ? /Jenkins URL\s+(\S+)\//.exec(out)![1]! : null), 30_000, 50);
+      return { child, ready, token: () => /API token\s+(sandbox-\S+)/.exec(out)![1]! };
+    };
+    const first = launch();
+    const url1 = await first.ready;
+    const auth = { authorization: basic('qa-bot', first.token()) };
+    const r = await fetch(`${url1}/job/${JOB}/buildWithParameters?DRY_RUN=true&TEST_SUITE=none&QA_RUN_ID=cut-off`, { method: 'POST', headers: auth });
+    expect(r.status).toBe(201);
+    await waitFor('build #1 to run', async () => {
+      const b = await fetch(`${url1}/job/${JOB}/1/api/json`, { headers: auth });
+      return b.status === 200 && ((await b.json()) as any).building;
+    });
+    first.child.kill('SIGKILL');
+    await new Promise((res) => first.child.once('exit', res));
+
+    const second = launch();
+    try {
+      const url2 = await second.ready;
+      expect(second.token()).toBe(first.token());
+      const b = (await (await fetch(`${url2}/job/${JOB}/1/api/json`, { headers: auth })).json()) as any;
+      expect(b).toMatchObject({ building: false, result: 'ABORTED', displayName: '#1 cut-off' });
+      const log = await (await fetch(`${url2}/job/${JOB}/1/consoleText`, { headers: auth })).text();
+      expect(log).toContain('Sandbox restarted while this build was running');
+      expect(log.trimEnd().endsWith('Finished: ABORTED')).toBe(true);
+      const d = (await (await fetch(`${url2}/job/${JOB}/1/wfapi/describe`, { headers: auth })).json()) as any;
+      expect(d.stages.some((s: any) => s.status === 'IN_PROGRESS')).toBe(false);
+    } finally {
+      second.child.kill('SIGTERM');
+      await new Promise((res) => second.child.once('exit', res));
+    }
+  });
+});

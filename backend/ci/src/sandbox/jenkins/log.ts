@@ -55,6 +55,11 @@ export class BuildLog {
     this.write(`${this.notes ? consoleNote() : ''}[Pipeline] ${text}\n`);
   }
 
+  /** A hyperlink (HyperlinkNote) in the middle of a line, e.g. the user in "Started by user X". */
+  link(text: string): string {
+    return `${this.notes ? consoleNote() : ''}${text}`;
+  }
+
   /** Raw write: may leave a partial line, as a process writing without a newline does. */
   write(text: string): void {
     if (this.sealed) return;

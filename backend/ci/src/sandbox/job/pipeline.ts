@@ -283,11 +283,12 @@ class PipelineRun {
   async run(): Promise<Result> {
     const b = this.ctx.build;
     const env = this.deps.env;
-    this.log.line(`Started by user ${b.causeUser}`);
+    this.log.line(`Started by user ${this.log.link(b.causeUser)}`);
     this.log.line(`Obtained Jenkinsfile from git ${env.gitRepoUrl}`);
     if (/^[A-Za-z0-9-]{1,64}$/.test(this.p.runId)) {
       // As the Jenkinsfile does before the pipeline starts (ref §12): makes the recovery lookup cheap.
       b.displayName = `#${b.number} ${this.p.runId}`;
+      this.ctx.checkpoint();
     }
     this.pipe('Start of Pipeline');
     this.pipe('node');
