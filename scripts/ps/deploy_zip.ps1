@@ -75,6 +75,17 @@ function Copy-ArtifactBySmb {
     }
 }
 
+function Join-TargetPath {
+    <#
+      Joins a folder on the server and a file name as text. Join-Path would resolve the drive on the
+      Jenkins machine, which fails for a drive Jenkins does not have (D:\deploy).
+    #>
+    param([string]$Parent, [string]$Child)
+    $separator = '\'
+    if ($Parent.StartsWith('/')) { $separator = '/' }
+    return ($Parent.TrimEnd('\', '/') + $separator + $Child)
+}
+
 function Get-SmbTarget {
     <# \\DevTest\C$ and \\DevTest\C$\deploy for StagingDir C:\deploy. #>
     param([string]$Computer, [string]$Staging, [string]$Share)
@@ -126,18 +137,19 @@ try {
         }
         else {
             $credential = Get-DevTestCredential
+            $smb = $null
+            if ($TransferMethod -eq 'Robocopy') { $smb = Get-SmbTarget -Computer $ComputerName -Staging $StagingDir -Share $SmbShare }
             $opened = $null
             Open-TargetSession -ComputerName $ComputerName -Credential $credential -Port $Port -AllowHttpLab:$AllowHttpLab -SkipCertificateCheckLab:$SkipCertificateCheckLab | Receive-StageOutput -Result ([ref]$opened)
             $session = $opened.Session
             $ignored = $null
             Invoke-OnTarget -Session $session -EntryPoint 'Initialize-StagingOnTarget' -Parameters @{ StagingDir = $StagingDir; Stage = 'transfer' } | Receive-StageOutput -Result ([ref]$ignored)
-            $remoteZip = Join-Path -Path $StagingDir -ChildPath $artifactName
+            $remoteZip = Join-TargetPath -Parent $StagingDir -Child $artifactName
             if ($TransferMethod -eq 'ToSession') {
                 Write-StageLog -Message ("Copy-Item -ToSession -> {0}" -f $remoteZip)
                 Copy-Item -LiteralPath $artifactFull -Destination $remoteZip -ToSession $session -Force -ErrorAction Stop
             }
             else {
-                $smb = Get-SmbTarget -Computer $ComputerName -Staging $StagingDir -Share $SmbShare
                 Copy-ArtifactBySmb -LocalZip $artifactFull -Share $smb.Share -RemoteFolder $smb.Folder -Credential $credential
             }
             $expanded = $null

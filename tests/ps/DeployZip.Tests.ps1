@@ -191,6 +191,49 @@ Describe 'deploy_zip.ps1' {
         }
     }
 
+    Context 'with -TransferMethod Robocopy' {
+        BeforeEach {
+            # The server-side steps are covered above; here they only answer, so that the SMB path
+            # (net use, robocopy, net use /delete) is what is under test, with Windows paths.
+            Mock -CommandName Invoke-OnTarget -MockWith {
+                '[transfer] (server side: {0})' -f $EntryPoint
+                New-StageResult -Property @{ SidePath = 'C:\deploy\WeSign.DevTest.0123456789ab'; StagingDir = 'C:\deploy' }
+            }
+            Mock -CommandName Invoke-NativeCommand -MockWith { }
+            $robocopyParameters = @{ TransferMethod = 'Robocopy'; StagingDir = 'C:\deploy'; DeployDir = 'C:\inetpub\WeSign'; BackupRoot = 'C:\backup\WeSign' }
+        }
+
+        It 'maps \\DevTest\C$ with the credential, robocopies into C:\deploy, disconnects and never prints the password' {
+            Mock -CommandName Invoke-Robocopy -MockWith { '[transfer] robocopy exit code 1: one or more files were copied (1)' }
+            $run = Invoke-Deploy -Layout $layout -Zip $zip1 -Mode Transfer -Extra $robocopyParameters
+            $run.ExitCode | Should -Be 0 -Because $run.Text
+            Should -Invoke -CommandName Invoke-NativeCommand -Times 1 -Exactly -ParameterFilter {
+                $ArgumentList[0] -eq 'use' -and $ArgumentList[1] -eq '\\DevTest\C$' -and $ArgumentList[2] -eq '/user:EXAMPLE\svc-devtest' -and $ArgumentList[3] -eq $script:FakeSecret -and $DisplayArguments -notmatch [regex]::Escape($script:FakeSecret)
+            }
+            Should -Invoke -CommandName Invoke-Robocopy -Times 1 -Exactly -ParameterFilter { $Destination -eq '\\DevTest\C$\deploy' -and $File -contains 'WeSign.DevTest.zip' -and $Source -eq $layout.ArtifactDir }
+            Should -Invoke -CommandName Invoke-NativeCommand -Times 1 -Exactly -ParameterFilter { $ArgumentList -contains '/delete' }
+            Should -Invoke -CommandName Invoke-OnTarget -Times 1 -Exactly -ParameterFilter { $EntryPoint -eq 'Expand-ArtifactOnTarget' -and $Parameters.Sha256 -eq (Get-FileHash -LiteralPath $zip1 -Algorithm SHA256).Hash.ToLowerInvariant() }
+            Should -Invoke -CommandName Copy-Item -ParameterFilter { $null -ne $ToSession } -Times 0 -Exactly
+            $run.Text | Should -Match 'robocopy exit code 1'
+            $run.Text | Should -Not -Match ([regex]::Escape($script:FakeSecret))
+        }
+
+        It 'disconnects the share even when robocopy fails (exit code 8 or more), and does not expand' {
+            Mock -CommandName Invoke-Robocopy -MockWith { throw 'robocopy failed with exit code 8: some files or folders could not be copied (copy errors, retries exhausted) (8)' }
+            $run = Invoke-Deploy -Layout $layout -Zip $zip1 -Mode Transfer -Extra $robocopyParameters
+            $run.ExitCode | Should -Be 1
+            $run.Text | Should -Match '\[transfer\] ERROR: robocopy failed with exit code 8'
+            Should -Invoke -CommandName Invoke-NativeCommand -Times 1 -Exactly -ParameterFilter { $ArgumentList -contains '/delete' }
+            Should -Invoke -CommandName Invoke-OnTarget -Times 0 -Exactly -ParameterFilter { $EntryPoint -eq 'Expand-ArtifactOnTarget' }
+        }
+
+        It 'refuses a StagingDir that is not on a drive' {
+            $run = Invoke-Deploy -Layout $layout -Zip $zip1 -Mode Transfer -Extra @{ TransferMethod = 'Robocopy'; StagingDir = '\\DevTest\share\deploy'; DeployDir = 'C:\inetpub\WeSign'; BackupRoot = 'C:\backup\WeSign' }
+            $run.ExitCode | Should -Be 1
+            $run.Text | Should -Match 'needs a drive path for -StagingDir'
+        }
+    }
+
     Context 'when the zip has entries that escape the folder (zip slip)' {
         It 'refuses it before anything is written, locally or on the server' {
             $evil = New-TestZip -Path (Join-Path -Path $layout.Root -ChildPath 'evil/WeSign.DevTest.zip') -Entries ([ordered]@{ 'index.html' = 'ok'; '..\evil.txt' = 'x'; '../../evil2.txt' = 'y' })
