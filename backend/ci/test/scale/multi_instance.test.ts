@@ -27,7 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConsoleChunk } from '../../src/ci/logs/console_parser.js';
 import { freePort, killOnExit, pgAvailability, startPostgres, type PgServer } from '../helpers/pg.js';
 import { redisAvailability, startRedis, type RedisServer } from '../helpers/redis.js';
-import { buildsByRunId, SECOND_ENV, TERMINAL, waitFor, type Jenkins } from './stack.js';
+import { buildsByRunId, installRunAudit, maxRunningPerEnv, SECOND_ENV, TERMINAL, waitFor, type Jenkins } from './stack.js';
 
 const backendDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const repoRoot = path.resolve(backendDir, '../..');
@@ -155,6 +155,8 @@ describe.skipIf(!pgOk.ok || !redisOk.ok)('two backend instances on PostgreSQL + 
       }
     }
 
+    // Instrument the (now migrated) database: every status change of a run, in order.
+    await installRunAudit(sql);
     // AUTH_MODE=none is refused with a real JENKINS_URL: an admin API token, made with the tokens CLI as an operator would.
     const tokens = spawnSync(process.execPath, ['--import', 'tsx', path.join(codeDir, 'src/cli/tokens.ts'), 'create', '--name', 'scale-test', '--role', 'admin'], {
       cwd: codeDir,
@@ -219,24 +221,24 @@ describe.skipIf(!pgOk.ok || !redisOk.ok)('two backend instances on PostgreSQL + 
     expect(created.map((c) => c.status)).toEqual(Array(20).fill(202));
     const ids = created.map((c) => c.body.run_id as string);
 
-    let maxPerEnv = 0;
     const followers = new Set<number>();
     const done = await waitFor('all 20 runs to finish', async () => {
       const now = await rows(ids);
-      const running = now.filter((r) => r.status === 'running');
-      for (const r of running) if (r.lease_owner) followers.add(pidOf(r.lease_owner));
-      for (const env of ['DevTest', SECOND_ENV.ENV_NAME]) maxPerEnv = Math.max(maxPerEnv, running.filter((r) => r.env === env).length);
+      for (const r of now) if (r.status === 'running' && r.lease_owner) followers.add(pidOf(r.lease_owner));
       return now.length === 20 && now.every((r) => TERMINAL.has(r.status)) ? now : undefined;
     }, 240_000, 50);
 
-    expect(maxPerEnv).toBe(1);
+    // Never two running runs in one environment: replayed from the audit of every status change, in order.
+    expect(await maxRunningPerEnv(sql)).toEqual({ DevTest: 1, [SECOND_ENV.ENV_NAME]: 1 });
     expect(done.map((r) => `${r.status}${r.reason ? `: ${r.reason}` : ''}`)).toEqual(Array(20).fill('success'));
     // Workers in both processes took part.
     expect([...followers].sort()).toEqual(instances.map((p) => p.child.pid!).sort());
     for (const env of ['DevTest', SECOND_ENV.ENV_NAME]) {
-      const mine = done.filter((r) => r.env === env).sort((a, b) => a.queue_seq - b.queue_seq);
-      expect(mine).toHaveLength(10);
-      for (let i = 1; i < mine.length; i++) expect(mine[i].started_at >= mine[i - 1].finished_at, `${env} run ${i} started before run ${i - 1} finished`).toBe(true);
+      // FIFO: each environment's runs started in the order they were queued, and each started once.
+      const { rows: starts } = await sql.query(`select run_id from run_audit where status = 'running' and env = $1 and run_id = any($2) order by id`, [env, ids]);
+      const bySeq = done.filter((r) => r.env === env).sort((a, b) => a.queue_seq - b.queue_seq).map((r) => r.run_id);
+      expect(bySeq).toHaveLength(10);
+      expect(starts.map((r) => r.run_id)).toEqual(bySeq);
     }
     const builds = new Map([...(await buildsByRunId(jenkins, 'WeSign-CI')), ...(await buildsByRunId(jenkins, SECOND_ENV.JENKINS_JOB_NAME))]);
     for (const id of ids) expect({ id, builds: builds.get(id)?.length ?? 0 }).toEqual({ id, builds: 1 });

@@ -98,3 +98,39 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Test-only instrumentation of a PostgreSQL test database: a trigger records
+ * every status change of a run, in the order the UPDATEs happened (a
+ * sequence, not a clock). A run's claim (queued → running) can only be
+ * recorded after the previous run of its environment was recorded terminal,
+ * so this measures "one at a time per environment" exactly, not by sampling.
+ */
+export async function installRunAudit(db: { query(sql: string): Promise<unknown> }): Promise<void> {
+  await db.query(`
+    create table run_audit (id bigserial primary key, run_id text not null, app text not null, env text not null, status text not null);
+    create function run_audit_fn() returns trigger language plpgsql as $$
+    begin
+      if TG_OP = 'INSERT' or NEW.status is distinct from OLD.status then
+        insert into run_audit (run_id, app, env, status) values (NEW.run_id, NEW.app, NEW.env, NEW.status);
+      end if;
+      return NEW;
+    end $$;
+    create trigger run_audit_t after insert or update on runs for each row execute function run_audit_fn();
+  `);
+}
+
+/** The most runs that were running at once in each environment, replaying the audit in order. */
+export async function maxRunningPerEnv(db: { query(sql: string): Promise<{ rows: Array<{ env: string; status: string; run_id: string }> }> }): Promise<Record<string, number>> {
+  const { rows } = await db.query('select run_id, env, status from run_audit order by id');
+  const running = new Map<string, Set<string>>();
+  const max: Record<string, number> = {};
+  for (const r of rows) {
+    const set = running.get(r.env) ?? new Set<string>();
+    running.set(r.env, set);
+    if (r.status === 'running') set.add(r.run_id);
+    else set.delete(r.run_id);
+    max[r.env] = Math.max(max[r.env] ?? 0, set.size);
+  }
+  return max;
+}
