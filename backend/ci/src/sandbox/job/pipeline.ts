@@ -191,9 +191,6 @@ class PipelineRun {
     const s = stageById(this.deps.contract, id);
     if (this.p.dryRun && s.dryRun !== 'runs') return false;
     if (this.p.action === 'rollback' && s.rollbackAction !== 'runs') return false;
-    // Note: for ACTION=rollback the contract runs "Start IIS + Smoke" (rollbackAction "runs"), and the
-    // backend's smoke gate expects smoke.json for rollback runs; the Jenkinsfile's `when` skips it. The
-    // sandbox follows the contract (the single source of truth) until the two agree.
     if (id === 'rollback') return this.p.action === 'rollback' || this.smokeFailed;
     // After a failed smoke the tests would test the restored version: the Jenkinsfile's `when` excludes them.
     if (id === 'api') return !this.testsSkipped && !this.smokeFailed && (this.p.suite === 'api' || this.p.suite === 'full');
@@ -637,7 +634,9 @@ class PipelineRun {
     say(`restored version ${backup.version ?? 'none'} (${(backup.commit ?? '').slice(0, 7)})`);
     devtest.startPools();
     await this.paced('rollback', say, env.iisAppPools.map((p) => `app pool ${p}: Started`), 0.3);
-    const re = await this.smoke('rollback', 'rollback', say);
+    // ACTION=rollback: this re-smoke is the run's smoke (smoke.json, contract note on the smoke stage);
+    // after a failed deploy it must not overwrite the failed smoke.json, so it is smoke_rollback.json.
+    const re = await this.smoke(this.p.action === 'rollback' ? 'smoke' : 'rollback', 'rollback', say);
     this.json('rollback.json', { backup_id: backup.id, restored_at: new Date().toISOString(), smoke_ok: re.ok, pools: env.iisAppPools });
     await this.sleep((PACE.rollback ?? 6000) * 0.3);
     if (!re.ok) {
