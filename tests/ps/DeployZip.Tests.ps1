@@ -88,6 +88,14 @@ Describe 'deploy_zip.ps1' {
             $backupLine | Should -BeLessThan $offlineLine
         }
 
+        It 'works when the server side runs in a fresh runspace (the script block is self-contained)' {
+            Use-IsolatedRemoting
+            $run = Invoke-TransferAndDeploy -Layout $layout -Zip $zip1
+            $run.ExitCode | Should -Be 0 -Because $run.Text
+            Get-TreeText $layout.DeployDir | Should -Be "bin/app.dll=v1-dll`nbin/new.dll=v1-new`nindex.html=v1`nweb.config=<configuration v1/>"
+            $run.Text | Should -Match '\[deploy\] backup \d{8}_\d{6} verified'
+        }
+
         It 'changes nothing when the same artifact is deployed a second time' {
             (Invoke-TransferAndDeploy -Layout $layout -Zip $zip1).ExitCode | Should -Be 0
             $treeAfterFirst = Get-TreeText $layout.DeployDir

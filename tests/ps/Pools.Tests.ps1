@@ -24,6 +24,15 @@ Describe 'stop_pools.ps1' {
         (Get-Content -LiteralPath (Join-Path -Path $script:reports -ChildPath 'deploy.log') -Raw) | Should -Match "\[deploy\] app pool 'SignerApi' stopped"
     }
 
+    It 'sends a self-contained script block (it also works in a fresh runspace, like a real session)' {
+        Use-IsolatedRemoting
+        $null = New-FakeIis -Pools ([ordered]@{ UserApi = 'Started' })
+        $run = Invoke-ScriptCaptured -Name 'stop_pools.ps1' -Parameters @{ ComputerName = 'DevTest'; Pools = 'UserApi'; PollMilliseconds = 50; Confirm = $false; ReportsDir = $script:reports }
+        $run.ExitCode | Should -Be 0 -Because $run.Text
+        Get-FakePoolState 'UserApi' | Should -Be 'Stopped'
+        $run.Text | Should -Match "\[deploy\] app pool 'UserApi' stopped"
+    }
+
     It 'changes nothing with -WhatIf' {
         $null = New-FakeIis -Pools ([ordered]@{ UserApi = 'Started' })
         $run = Invoke-ScriptCaptured -Name 'stop_pools.ps1' -Parameters @{ ComputerName = 'DevTest'; Pools = 'UserApi'; WhatIf = $true; ReportsDir = $script:reports }

@@ -128,6 +128,29 @@ function Use-FakeRemoting {
     }
 }
 
+function Use-IsolatedRemoting {
+    <#
+      Like Use-FakeRemoting, but Invoke-Command runs the script block in a fresh runspace that knows
+      nothing of this test or of the calling script, as a remote session would: this proves that what
+      travels to the server is self-contained. Call it after Use-FakeRemoting.
+    #>
+    Mock -CommandName Invoke-Command -MockWith {
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript($ScriptBlock.ToString())
+            foreach ($argument in @($ArgumentList)) { $null = $ps.AddArgument($argument) }
+            $output = $ps.Invoke()
+            if ($ps.Streams.Error.Count -gt 0) { throw $ps.Streams.Error[0].Exception.Message }
+            foreach ($item in $output) { $item }
+        }
+        catch [System.Management.Automation.MethodInvocationException] {
+            # A throw inside the runspace: surface its own message, as Invoke-Command -ErrorAction Stop does.
+            throw $_.Exception.InnerException.Message
+        }
+        finally { $ps.Dispose() }
+    }
+}
+
 function Invoke-ScriptCaptured {
     <#
       Runs a script like Jenkins does (all streams merged) and returns @{ Output = [string[]]; ExitCode }.
