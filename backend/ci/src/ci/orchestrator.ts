@@ -427,6 +427,9 @@ class RunContext {
         scoreThreshold: this.d.config.scoreThreshold,
         scoreWeights: this.d.config.scoreWeights,
         logExcerpt: (await this.d.store.readLogs(this.run.run_id, Math.max(0, this.seq - 200), 200)).map((l) => `[${l.stage}] ${l.text}`),
+        server: env.DEVTEST_SERVER,
+        credentialsId: env.JENKINS_CREDENTIALS_ID,
+        links: { runUrl: this.runUrl(), artifactBase: this.artifactUrl('').replace(/\/$/, '') },
       });
       for (const line of renderConsoleBlock(summary).split('\n')) await this.backendLog('report', line);
       await this.recordArtifacts(runDir);

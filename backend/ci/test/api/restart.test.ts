@@ -11,6 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConsoleChunk } from '../../src/ci/logs/console_parser.js';
+import { createToken } from '../../src/auth/tokens.js';
+import { migrateToLatest, openDatabase } from '../../src/store/db.js';
 import { api, waitForRun } from '../helpers/service.js';
 
 const backendDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -49,6 +51,8 @@ let token = '';
 let user = '';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'qaci-restart-'));
 let backendPort = 0;
+// With a real JENKINS_URL (the standalone sandbox looks like any Jenkins) AUTH_MODE must be token.
+let authHeaders: Record<string, string> = {};
 
 async function startBackend() {
   backend = await spawnWaitingFor(['src/server.ts'], {
@@ -61,6 +65,7 @@ async function startBackend() {
     JENKINS_API_TOKEN: token,
     JENKINS_POLL_MS: '100',
     LOG_LEVEL: 'warn',
+    AUTH_MODE: 'token',
   }, /listening on/);
 }
 
@@ -77,6 +82,11 @@ beforeAll(async () => {
   token = /API token\s+(\S+)/.exec(sandbox.output())![1]!;
   user = /\buser\s+(\S+)/.exec(sandbox.output())![1]!;
   sandboxUrl = `http://127.0.0.1:${sbPort}/`;
+  const db = await openDatabase(path.join(dir, 'ci.sqlite'));
+  await migrateToLatest(db.db);
+  const { token: apiToken } = await createToken(db.db, { name: 'restart-test', role: 'deployer' });
+  await db.close();
+  authHeaders = { authorization: `Bearer ${apiToken}` };
   await startBackend();
 });
 
@@ -88,15 +98,15 @@ afterAll(async () => {
 describe('restart during a run', () => {
   it('SIGKILL while following, then restart: the run finishes with one build and an exact log', async () => {
     const base = `http://127.0.0.1:${backendPort}`;
-    const created = await api(base, 'POST', '/ci/runs', { test_suite: 'api' });
+    const created = await api(base, 'POST', '/ci/runs', { test_suite: 'api' }, authHeaders);
     expect(created.status).toBe(202);
     const id = created.body.run_id;
     // Kill once the build is being followed and some lines are stored.
-    await waitForRun(base, id, 60_000, (r) => r.jenkins !== null && r.metrics.log_lines > 15);
+    await waitForRun(base, id, 60_000, (r) => r.jenkins !== null && r.metrics.log_lines > 15, authHeaders);
     backend!.child.kill('SIGKILL');
     await new Promise((r) => backend!.child.once('exit', r));
     await startBackend();
-    const run = await waitForRun(base, id, 60_000);
+    const run = await waitForRun(base, id, 60_000, undefined, authHeaders);
     expect(run.status, run.reason).toBe('success');
 
     // Exactly one Jenkins build carries this run id.
@@ -114,7 +124,7 @@ describe('restart during a run', () => {
     let jenkinsDone = false;
     const ws = await import('ws');
     await new Promise<void>((resolve, reject) => {
-      const s = new ws.default(`ws://127.0.0.1:${backendPort}/ci/runs/${id}/logs?format=json`);
+      const s = new ws.default(`ws://127.0.0.1:${backendPort}/ci/runs/${id}/logs?format=json`, { headers: authHeaders });
       const seqs: number[] = [];
       s.on('message', (d) => {
         const e = JSON.parse(String(d));

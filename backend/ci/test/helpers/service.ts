@@ -45,10 +45,10 @@ export async function startService(env: Record<string, string> = {}, opts: { san
   };
 }
 
-export async function api<T = any>(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
+export async function api<T = any>(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: Headers }> {
   const res = await fetch(base + p, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -63,10 +63,16 @@ export async function api<T = any>(base: string, method: string, p: string, body
 
 const TERMINAL = new Set(['success', 'failed', 'rolled_back', 'cancelled', 'error']);
 
-export async function waitForRun(base: string, runId: string, timeoutMs = 60_000, until: (run: any) => boolean = (r) => TERMINAL.has(r.status)): Promise<any> {
+export async function waitForRun(
+  base: string,
+  runId: string,
+  timeoutMs = 60_000,
+  until: (run: any) => boolean = (r) => TERMINAL.has(r.status),
+  headers: Record<string, string> = {},
+): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { status, body } = await api(base, 'GET', `/ci/runs/${runId}`);
+    const { status, body } = await api(base, 'GET', `/ci/runs/${runId}`, undefined, headers);
     if (status === 200 && until(body)) return body;
     if (Date.now() > deadline) throw new Error(`run ${runId} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(body).slice(0, 500)}`);
     await new Promise((r) => setTimeout(r, 100));
