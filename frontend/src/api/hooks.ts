@@ -50,6 +50,20 @@ export function useRunSummary(id: string | null, enabled: boolean) {
   return useQuery({ queryKey: ciKeys.summary(id ?? ''), queryFn: () => api.summaryMd(id!), enabled: !!id && enabled, staleTime: Infinity });
 }
 
+/** A JSON artifact (summary.json) by its URL; immutable once the run has it. */
+export function useArtifactJson(runId: string, href: string | null) {
+  return useQuery({
+    queryKey: ['ci', 'artifact-json', runId, href],
+    queryFn: async () => {
+      const res = await fetch(href!, { credentials: 'same-origin', headers: { accept: 'application/json' } });
+      if (!res.ok) throw new ApiError(res.status, `http_${res.status}`, `GET ${href} answered ${res.status}`);
+      return (await res.json()) as unknown;
+    },
+    enabled: !!href,
+    staleTime: Infinity,
+  });
+}
+
 export function useRunsHistory(filters: HistoryFilters, pageSize = 20) {
   const api = useCiApi();
   return useInfiniteQuery({

@@ -79,6 +79,8 @@ export interface SandboxFaults {
   api_fail: boolean;
   e2e_fail: boolean;
   secret_leak: boolean;
+  /** Re-smoke after a rollback fails too (the loudest failure there is). */
+  rollback_fail?: boolean;
   /** Share (0–1) of Jenkins API calls answered with a 5xx. */
   jenkins_flaky: number;
   /** Seconds Jenkins stays unreachable from now. */

@@ -52,14 +52,17 @@ export function DeployWeSignPanel({
   const [dryRun, setDryRun] = useState(false);
   const [suite, setSuite] = useState<TestSuite>('full');
   const [touched, setTouched] = useState(false);
-  const [started, setStarted] = useState<CreateRunResponse | null>(null);
+  // The 202 answer, and whether another run was active when it was sent (then the queue position matters).
+  const [started, setStarted] = useState<(CreateRunResponse & { queued_behind: boolean }) | null>(null);
 
   const mutation = useMutation({
     mutationFn: () => api.createRun({ app, env, branch_or_tag: branch.trim(), dry_run: dryRun, test_suite: suite, provider: 'jenkins' }),
     onSuccess: (res) => {
-      setStarted(res);
+      // The backend numbers the queue from 1 (1 = next to run), so position 1 with nothing active means "starting now".
+      const queuedBehind = !!activeRunId || (res.queue_position ?? 0) > 1;
+      setStarted({ ...res, queued_behind: queuedBehind });
       invalidate();
-      announce(res.queue_position ? `Run queued at position ${res.queue_position}.` : `Run started for ${branch.trim()}.`);
+      announce(queuedBehind && res.queue_position ? `Run queued at position ${res.queue_position}.` : `Run started for ${branch.trim()}.`);
       onRunStarted?.(res);
     },
   });
@@ -161,8 +164,8 @@ export function DeployWeSignPanel({
       {otherError ? <ApiErrorBanner error={otherError} what="start the run" /> : null}
       {started ? (
         <p className="notice notice--ok" role="status" data-testid="run-started">
-          Run <code>{started.run_id.slice(0, 8)}</code> {started.status === 'queued' ? 'queued' : started.status}
-          {started.queue_position ? (
+          Run <code>{started.run_id.slice(0, 8)}</code> {started.queued_behind ? 'queued' : 'started'}
+          {started.queued_behind && started.queue_position ? (
             <>
               {' '}
               — queue position <strong data-testid="queue-position">{started.queue_position}</strong>

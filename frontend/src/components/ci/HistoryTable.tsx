@@ -152,16 +152,16 @@ export function HistoryTable({ filters, onFiltersChange, onOpenRun, selectedRunI
                 <td data-label="Initiator">{r.initiator}</td>
                 <td data-label="Score">{formatScore(r.score)}</td>
                 <td data-label="Links" className="links">
-                  <button type="button" className="linklike" onClick={() => onOpenRun?.(r.run_id)} aria-label={`Open run ${r.run_id.slice(0, 8)}`}>
-                    Details
+                  <button type="button" className="linklike" onClick={() => onOpenRun?.(r.run_id)}>
+                    Details<span className="visually-hidden"> of run {r.run_id.slice(0, 8)}</span>
                   </button>
                   {r.jenkins ? (
                     <a href={r.jenkins.url} target="_blank" rel="noopener noreferrer">
                       Jenkins #{r.jenkins.number}
                     </a>
                   ) : null}
-                  <a href={api.url(`/ci/runs/${encodeURIComponent(r.run_id)}/summary.md`)} target="_blank" rel="noopener noreferrer" aria-label={`Summary of run ${r.run_id.slice(0, 8)}`}>
-                    Summary
+                  <a href={api.url(`/ci/runs/${encodeURIComponent(r.run_id)}/summary.md`)} target="_blank" rel="noopener noreferrer">
+                    Summary<span className="visually-hidden"> of run {r.run_id.slice(0, 8)} (opens in a new tab)</span>
                   </a>
                 </td>
               </tr>

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { screen, within } from '@testing-library/react';
 import { run, stage } from '../../test/fixtures.js';
 import { renderWithApi, startTestApi, type TestApi } from '../../test/harness.js';
-import { expectedFinish, RunDetails } from './RunDetails.js';
+import { expectedFinish, RunDetails, scorePartsOf } from './RunDetails.js';
 
 let api: TestApi;
 beforeEach(async () => {
@@ -88,5 +88,14 @@ describe('RunDetails', () => {
     // 30 s of build left + 10 s of smoke.
     expect(expectedFinish({ status: 'running', stages }, now)).toBe(now + 40_000);
     expect(expectedFinish({ status: 'success', stages }, now)).toBeNull();
+  });
+});
+
+describe('scorePartsOf', () => {
+  it('reads the score components from summary.json and ignores anything else', () => {
+    const parts = scorePartsOf({ score: { components: [{ id: 'build', weight: 20, included: true, score: 100, detail: '11 of 11' }, { nope: 1 }] } });
+    expect(parts).toEqual([{ id: 'build', weight: 20, included: true, score: 100, detail: '11 of 11' }]);
+    expect(scorePartsOf(null)).toEqual([]);
+    expect(scorePartsOf({ score: 'x' })).toEqual([]);
   });
 });

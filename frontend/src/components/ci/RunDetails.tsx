@@ -7,7 +7,7 @@
 import { useEffect, useId, useState } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { useCiApi } from '../../api/context.js';
-import { useRunSummary } from '../../api/hooks.js';
+import { useArtifactJson, useRunSummary } from '../../api/hooks.js';
 import { ApiError } from '../../api/client.js';
 import { isTerminal, type Artifact, type Run, type Stage } from '../../api/types.js';
 import { formatClock, formatDuration, formatInstant, formatScore, RUN_STATUS_LABEL, STATUS_GLYPH } from '../../lib/format.js';
@@ -69,11 +69,18 @@ function artifactHref(base: string, url: string): string {
   return url.startsWith('/') ? `${base}${url}` : url;
 }
 
-type ScorePart = { component: string; weight: number; score: number | null; included?: boolean };
-/** The score's parts, if the backend sends them (metrics.score_parts); optional until it does. */
-function scoreParts(run: Run): ScorePart[] {
-  const parts = (run.metrics as unknown as { score_parts?: unknown }).score_parts;
-  return Array.isArray(parts) ? (parts as ScorePart[]).filter((p) => p && typeof p.component === 'string') : [];
+export interface ScorePart {
+  id: string;
+  weight: number;
+  included: boolean;
+  score: number | null;
+  detail?: string;
+}
+/** The score's parts, as summary.json records them (`score.components`); [] when absent or malformed. */
+export function scorePartsOf(summaryJson: unknown): ScorePart[] {
+  const parts = (summaryJson as { score?: { components?: unknown } } | null)?.score?.components;
+  if (!Array.isArray(parts)) return [];
+  return parts.filter((p): p is ScorePart => !!p && typeof p.id === 'string' && typeof p.weight === 'number');
 }
 
 export function RunDetails({ run, canCancel = false, onCancelled }: RunDetailsProps) {
@@ -82,10 +89,12 @@ export function RunDetails({ run, canCancel = false, onCancelled }: RunDetailsPr
   const done = isTerminal(run.status);
   const now = useNow(!done);
   const summary = useRunSummary(run.run_id, done);
+  const summaryArtifact = run.artifacts.find((a) => a.path === 'summary.json');
+  const summaryJson = useArtifactJson(run.run_id, summaryArtifact ? artifactHref(api.baseUrl, summaryArtifact.url) : null);
   const cancel = useMutation({ mutationFn: () => api.cancelRun(run.run_id), onSuccess: () => onCancelled?.() });
   const finish = expectedFinish(run, now);
   const m = run.metrics;
-  const parts = scoreParts(run);
+  const parts = scorePartsOf(summaryJson.data);
   const scorePassed = m.score !== null && m.score >= m.score_threshold;
   const otherArtifacts = run.artifacts.filter((a) => !REPORTS.some((r) => r.match(a)));
 
@@ -191,14 +200,16 @@ export function RunDetails({ run, canCancel = false, onCancelled }: RunDetailsPr
                   <th scope="col">Part</th>
                   <th scope="col">Weight</th>
                   <th scope="col">Score</th>
+                  <th scope="col">Detail</th>
                 </tr>
               </thead>
-              <tbody>
+              <tbody data-testid="score-parts">
                 {parts.map((p) => (
-                  <tr key={p.component}>
-                    <th scope="row">{p.component}</th>
-                    <td>{p.included === false ? 'not run' : p.weight}</td>
-                    <td>{formatScore(p.score)}</td>
+                  <tr key={p.id}>
+                    <th scope="row">{p.id}</th>
+                    <td>{p.included ? p.weight : 'not run'}</td>
+                    <td>{p.included ? formatScore(p.score) : '—'}</td>
+                    <td className="muted">{p.detail ?? ''}</td>
                   </tr>
                 ))}
               </tbody>

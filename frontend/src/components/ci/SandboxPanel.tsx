@@ -15,6 +15,7 @@ const SWITCHES: Array<{ key: keyof SandboxFaults; label: string; hint: string }>
   { key: 'api_fail', label: 'API tests fail', hint: 'a Newman assertion fails' },
   { key: 'e2e_fail', label: 'E2E tests fail', hint: 'a pytest test fails' },
   { key: 'secret_leak', label: 'Secret leaks into the log', hint: 'masked, and the secrets gate fails the run' },
+  { key: 'rollback_fail', label: 'Rollback fails', hint: 'with Smoke fails: the restored version fails re-smoke too' },
 ];
 
 export function SandboxPanel() {
@@ -48,16 +49,17 @@ export function SandboxPanel() {
         </a>
         . No real server is touched. Faults apply to runs started after the change.
       </p>
-      <fieldset className="fault-list" disabled={set.isPending}>
+      <fieldset className="fault-list" aria-busy={set.isPending}>
         <legend>Induce a failure</legend>
-        {SWITCHES.map((s) => (
+        {SWITCHES.filter((s) => s.key in info.faults).map((s) => (
           <div key={s.key} className="field field--inline">
             <input
               id={`${uid}-${s.key}`}
               type="checkbox"
               role="switch"
               className="switch"
-              checked={Boolean(info.faults[s.key])}
+              // Optimistic: show the new value while the PUT is in flight, the server's once it answers.
+              checked={Boolean(set.isPending && set.variables && s.key in set.variables ? set.variables[s.key] : info.faults[s.key])}
               onChange={(e) => set.mutate({ [s.key]: e.target.checked })}
               aria-describedby={`${uid}-${s.key}-hint`}
               data-fault={s.key}
@@ -91,7 +93,19 @@ export function SandboxPanel() {
           <button
             type="button"
             className="button button--small"
-            onClick={() => set.mutate({ smoke_fail: false, preflight_fail: false, build_fail: false, api_fail: false, e2e_fail: false, secret_leak: false, jenkins_flaky: 0, jenkins_down_s: 0 })}
+            onClick={() =>
+              set.mutate({
+                smoke_fail: false,
+                preflight_fail: false,
+                build_fail: false,
+                api_fail: false,
+                e2e_fail: false,
+                secret_leak: false,
+                ...('rollback_fail' in info.faults ? { rollback_fail: false } : {}),
+                jenkins_flaky: 0,
+                jenkins_down_s: 0,
+              })
+            }
           >
             Clear all faults
           </button>
