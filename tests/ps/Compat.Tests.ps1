@@ -25,6 +25,7 @@ Describe 'Get-CompatibilityProblem' {
         @{ Name = 'an alias'; Code = 'gci | % { $_ }'; Expected = "*alias 'gci'*" }
         @{ Name = 'a Unix-style alias'; Code = 'ls'; Expected = "*alias 'ls'*" }
         @{ Name = 'Write-Host'; Code = 'Write-Host "x"'; Expected = '*Write-Host*' }
+        @{ Name = 'a state-changing cmdlet without -ErrorAction'; Code = 'Remove-Item -LiteralPath C:\x -Recurse -Force'; Expected = '*Remove-Item without -ErrorAction*' }
         @{ Name = 'a parse error'; Code = 'function f { if ($x) { }'; Expected = '*parse error*' }
     ) {
         $problems = Get-CompatibilityProblem -Text $Code

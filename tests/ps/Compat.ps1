@@ -26,13 +26,17 @@ $script:SevenOnlyParameters = @{
 $script:SevenOnlyCommands = @('Test-Json', 'Get-Error', 'ConvertFrom-Markdown', 'Show-Markdown', 'Join-String', 'Get-Uptime', 'Remove-Alias', 'Remove-Service', 'Get-PSSubsystem', 'ConvertTo-CliXml', 'ConvertFrom-CliXml', 'Get-SecureRandom')
 $script:SevenOnlyVariables = @('IsWindows', 'IsLinux', 'IsMacOS', 'IsCoreCLR', 'PSStyle', 'PSNativeCommandUseErrorActionPreference', 'PSNativeCommandArgumentPassing', 'ErrorView')
 $script:SevenOnlyEncodings = @('utf8NoBOM', 'utf8BOM', 'ansi')
+# House rule: every cmdlet that changes state says what happens on error (-ErrorAction Stop, or
+# SilentlyContinue for best-effort clean-up), so a failure can never pass unnoticed.
+$script:StateChangingCommands = @('New-Item', 'Remove-Item', 'Copy-Item', 'Move-Item', 'Rename-Item', 'Set-Content', 'Add-Content', 'Out-File', 'Start-WebAppPool', 'Stop-WebAppPool', 'Restart-WebAppPool', 'Start-Service', 'Stop-Service', 'Set-ItemProperty', 'Expand-Archive', 'Compress-Archive')
 $script:SevenOnlyStaticMembers = @('GetRelativePath', 'IsPathFullyQualified', 'Join', 'TrimEndingDirectorySeparator')
 
 function Get-CompatibilityProblem {
     <#
       Returns one string per problem ('<file>:<line>: <what>') for a script file or text:
       parse errors, 7-only syntax (??, ??=, ?:, ?., ?[], && / ||, clean {}), 7-only commands,
-      parameters, variables and .NET Core-only methods, aliases, and Write-Host.
+      parameters, variables and .NET Core-only methods, aliases, Write-Host, and state-changing cmdlets
+      without -ErrorAction.
     #>
     [CmdletBinding()]
     param([string]$Path, [string]$Text, [string]$Name = 'text')
@@ -78,6 +82,10 @@ function Get-CompatibilityProblem {
                 if ($command) {
                     if ($aliases.ContainsKey($command)) { $problems.Add("${where}: alias '$command' (write the full command name)") }
                     if ($script:SevenOnlyCommands -contains $command) { $problems.Add("${where}: $command is PowerShell 7 only") }
+                    if ($script:StateChangingCommands -contains $command) {
+                        $hasErrorAction = @($node.CommandElements | Where-Object { $_ -is [System.Management.Automation.Language.CommandParameterAst] -and ($_.ParameterName -ieq 'ErrorAction' -or $_.ParameterName -ieq 'EA') }).Count -gt 0
+                        if (-not $hasErrorAction) { $problems.Add("${where}: $command without -ErrorAction (state-changing cmdlets say -ErrorAction Stop)") }
+                    }
                     if ($command -eq 'Write-Host') { $problems.Add("${where}: Write-Host (use Write-StageLog / Write-Output / Write-Verbose)") }
                     $sevenParams = @()
                     if ($script:SevenOnlyParameters.ContainsKey($command)) { $sevenParams = $script:SevenOnlyParameters[$command] }
