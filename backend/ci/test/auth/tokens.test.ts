@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken, hashToken, listTokens, revokeToken, TOKEN_SHAPE, verifyApiToken } from '../../src/auth/tokens.js';
+import { main } from '../../src/cli/tokens.js';
 import { openDatabase } from '../../src/store/db.js';
 import { cookiesOf, cookieHeader, FAKE_SESSION_SECRET, type Harness, json, openAuthDb, startHarness } from './harness.js';
 
@@ -91,19 +92,25 @@ describe('sessions and tickets store only hashes', () => {
 
 describe('tokens CLI (npx tsx backend/ci/src/cli/tokens.ts)', () => {
   let dir: string;
+  let env: Record<string, string | undefined>;
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'qa-cli-'));
+    env = { ...process.env, DATABASE_URL: path.join(dir, 'cli.sqlite') };
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', path.join(backendDir, 'src', 'cli', 'tokens.ts'), ...args], {
-      env: { ...process.env, DATABASE_URL: path.join(dir, 'cli.sqlite') },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+  /** The real entry point, as an operator runs it (one process: tsx start-up is slow on a shared machine). */
+  const spawnCli = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(backendDir, 'src', 'cli', 'tokens.ts'), ...args], { env, encoding: 'utf8', timeout: 90_000 });
+  /** The same main(), in-process, with its output captured. */
+  const cli = async (...args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const status = await main(args, env, (s) => out.push(s), (s) => err.push(s));
+    return { status, stdout: out.join('\n'), stderr: err.join('\n') };
+  };
 
   it('creates (printing the token once), lists without the token, and revokes, auditing both', async () => {
-    const created = cli('create', '--name', 'ci-bot', '--role', 'deployer');
+    const created = spawnCli('create', '--name', 'ci-bot', '--role', 'deployer');
     expect(created.stderr).toBe('');
     expect(created.status).toBe(0);
     const token = created.stdout.split('\n').find((l) => TOKEN_SHAPE.test(l.trim()))?.trim();
@@ -111,15 +118,15 @@ describe('tokens CLI (npx tsx backend/ci/src/cli/tokens.ts)', () => {
     const id = /Created (tok_[0-9a-f]{12})/.exec(created.stdout)?.[1];
     expect(id).toBeDefined();
 
-    const listed = cli('list');
+    const listed = await cli('list');
     expect(listed.status).toBe(0);
     expect(listed.stdout).toContain(id);
     expect(listed.stdout).toContain('ci-bot');
     expect(listed.stdout).not.toContain(token);
 
-    const revoked = cli('revoke', id!);
+    const revoked = await cli('revoke', id!);
     expect(revoked.status).toBe(0);
-    expect(cli('revoke', 'tok_000000000000').status).toBe(1);
+    expect((await cli('revoke', 'tok_000000000000')).status).toBe(1);
 
     const opened = await openDatabase(path.join(dir, 'cli.sqlite'));
     try {
@@ -133,13 +140,14 @@ describe('tokens CLI (npx tsx backend/ci/src/cli/tokens.ts)', () => {
     expect(dbBytes(path.join(dir, 'cli.sqlite')).includes(Buffer.from(token!))).toBe(false);
   });
 
-  it('answers bad usage with exit code 2 and the usage text', () => {
-    const r = cli('create', '--name', 'x');
+  it('answers bad usage with exit code 2 and the usage text', async () => {
+    const r = await cli('create', '--name', 'x');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/create needs --name and --role/);
-    const bad = cli('create', '--name', 'x', '--role', 'superuser');
+    const bad = await cli('create', '--name', 'x', '--role', 'superuser');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--role must be one of viewer, deployer, admin/);
-    expect(cli('frobnicate').status).toBe(2);
+    expect((await cli('frobnicate')).status).toBe(2);
+    expect((await cli('revoke')).status).toBe(2);
   });
 });
