@@ -80,7 +80,8 @@ describe('preflight_fail', () => {
     expect(sb.deployedVersion()).toBe(version);
     const pre = await artifactJson(sb, n, 'reports/preflight.json');
     expect(pre.ok).toBe(false);
-    expect(pre.checks.find((c: any) => c.name === 'winrm_session').ok).toBe(false);
+    expect(pre.checks.find((c: any) => c.id === 'winrm_session')).toMatchObject({ ok: false, hint: expect.stringContaining('svc-devtest') });
+    expect(pre).toMatchObject({ computer: 'DevTest', local_only: false });
     const log = await consoleText(sb, n);
     expect(log).toContain('Stage "Build & Unit Tests" skipped due to earlier failure(s)');
     expect(log).toContain('ERROR: script returned exit code 1');
@@ -93,7 +94,9 @@ describe('preflight_fail', () => {
     sb.setFaults({ preflight_fail: true });
     const { n, build } = await runBuild(sb, { DRY_RUN: 'true', TEST_SUITE: 'none' });
     expect(build.result).toBe('FAILURE');
-    expect((await artifactJson(sb, n, 'reports/preflight.json')).checks.find((c: any) => !c.ok).name).toBe('agent_disk_free');
+    const pre = await artifactJson(sb, n, 'reports/preflight.json');
+    expect(pre.local_only).toBe(true);
+    expect(pre.checks.filter((c: any) => !c.ok).map((c: any) => c.id)).toEqual(['local_disk']);
   });
 });
 

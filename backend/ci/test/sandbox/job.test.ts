@@ -139,7 +139,7 @@ describe('a full deploy (TEST_SUITE=full)', () => {
     expect(manifest.artifact_sha256).toBe(meta.sha256);
     expect(manifest.backup_id).toMatch(/^\d{8}_\d{6}$/);
     expect(manifest.backup_path).toBe(`C:\\backup\\WeSign\\${manifest.backup_id}`);
-    expect(manifest).toMatchObject({ deploy_dir: 'C:\\inetpub\\WeSign', migrations_ran: false, pools: ['UserApi', 'SignerApi', 'ManagementApi', 'DefaultAppPool', 'PdfConvertorService'] });
+    expect(manifest).toMatchObject({ deploy_dir: 'C:\\inetpub\\WeSign', migrations_ran: false, ok: true, artifact_name: 'WeSign.DevTest.zip', pools: ['UserApi', 'SignerApi', 'ManagementApi', 'DefaultAppPool', 'PdfConvertorService'] });
     expect(Date.parse(manifest.finished_at)).toBeGreaterThanOrEqual(Date.parse(manifest.started_at));
   });
 
@@ -214,7 +214,9 @@ describe('a dry run', () => {
     const paths: string[] = build.artifacts.map((a: any) => a.relativePath);
     expect(paths).toEqual(expect.arrayContaining(['reports/checkout.json', 'reports/preflight.json', 'reports/trx/unit.trx', 'reports/artifact.json', 'artifact/WeSign.DevTest.zip']));
     for (const absent of ['reports/deploy-manifest.json', 'reports/smoke.json', 'reports/newman.json', 'reports/e2e-junit.xml']) expect(paths).not.toContain(absent);
-    expect((await artifactJson(sb, n, 'reports/preflight.json')).mode).toBe('local');
+    const pre = await artifactJson(sb, n, 'reports/preflight.json');
+    expect(pre).toMatchObject({ ok: true, local_only: true });
+    expect(pre.checks.map((c: any) => c.id)).not.toContain('winrm_session');
     const log = await consoleText(sb, n);
     for (const s of ['Transfer Artifact', 'Stop IIS Pools', 'Backup & Deploy', 'Start IIS + Smoke', 'Rollback', 'Tests: API', 'Tests: E2E']) {
       expect(log).toContain(`Stage "${s}" skipped due to when conditional`);

@@ -368,18 +368,30 @@ class PipelineRun {
       say('Using connection string Server=sql-devtest.example;Database=WeSign;User Id=wesign_app;Password=FakeLeak-Passw0rd-not-real;');
       say('Invoke-WebRequest -Headers @{ Authorization = "Bearer fake-leaked-token-0123456789abcdef" } -Uri http://DevTest/health');
     }
-    const checks: { name: string; ok: boolean; detail: string }[] = [];
-    const check = async (name: string, ok: boolean, detail: string) => {
-      checks.push({ name, ok, detail });
-      say(`${ok ? 'OK  ' : 'FAIL'} ${name}: ${detail}`);
-      await this.sleep((PACE.preflight ?? 4000) / 8);
+    // preflight.json as scripts/ps/preflight.ps1 writes it: { checks: [{ id, ok, detail, hint }], ok, computer, local_only, … }.
+    const checks: { id: string; ok: boolean; detail: string; hint: string }[] = [];
+    const check = async (id: string, ok: boolean, detail: string, hint: string) => {
+      checks.push({ id, ok, detail, hint: ok ? '' : hint });
+      say(`${ok ? 'ok  ' : 'FAIL'} ${id}: ${detail}`);
+      await this.sleep((PACE.preflight ?? 4000) / 10);
     };
-    await check('agent_disk_free', !(faults.preflight_fail && !remote), faults.preflight_fail && !remote ? 'C: on the agent has 0.4 GB free, need 5 GB (sandbox fault preflight_fail)' : 'C: on the agent has 112.4 GB free');
-    await check('tools', true, 'dotnet 8.0.404, py 3.11.9, newman 6.2.1 found');
+    const localFault = faults.preflight_fail && !remote;
+    await check('inputs', true, `${env.iisAppPools.length} app pool(s): ${env.iisAppPools.join(', ')}`, '');
+    await check('paths', true, `DEPLOY_DIR ${env.deployDir}, BACKUP_ROOT ${env.backupRoot}, STAGING ${env.deployStaging}`, '');
+    for (const [tool, version] of [['dotnet', '8.0.404'], ['git', '2.47.1.windows.1'], ['node', 'v20.18.1'], ['py', 'Python 3.11.9']] as const) {
+      await check(`tool_${tool}`, true, `${tool} ${version}`, '');
+    }
+    await check(
+      'local_disk',
+      !localFault,
+      localFault ? 'C:\\: 412 MB free, 5,120 MB needed (sandbox fault preflight_fail)' : 'C:\\: 115,088 MB free, 5,120 MB needed',
+      'Free space in the Jenkins workspace drive (old builds, workspace cleanup) or lower -LocalMinFreeMB.',
+    );
     if (remote) {
       let iis = 'no answer';
       let iisOk = false;
       try {
+        // "IIS reach": a real request to the simulated DevTest (a dry run never gets here).
         const r = await fetch(`${this.deps.devtest.url}/`, { signal: AbortSignal.timeout(5000) });
         await r.arrayBuffer();
         iisOk = true;
@@ -387,20 +399,27 @@ class PipelineRun {
       } catch (err) {
         iis = (err as Error).message;
       }
-      await check('tcp_445', true, `${env.devtestServer}:445 open (SMB)`);
-      await check('tcp_5986', true, `${env.devtestServer}:5986 open (WinRM over HTTPS)`);
+      await check('tcp_smb', true, `TCP 445 (SMB) on ${env.devtestServer}: open`, `Allow TCP 445 from the Jenkins server to ${env.devtestServer} only (firewall), and check the name resolves.`);
+      await check('tcp_winrm', true, `TCP 5986 (WinRM) on ${env.devtestServer}: open`, `Allow TCP 5986 from the Jenkins server and create a WinRM HTTPS listener on ${env.devtestServer}.`);
       await check(
         'winrm_session',
         !faults.preflight_fail,
         faults.preflight_fail
           ? `Connecting to remote server ${env.devtestServer} failed: WinRM cannot complete the operation (sandbox fault preflight_fail)`
-          : `New-PSSession -ComputerName ${env.devtestServer} -UseSSL -Credential (${env.credentialsId}) opened`,
+          : 'WinRM session opened on port 5986: the credential works',
+        `Check the Jenkins credential ${env.credentialsId} (user, password, domain) and that it may open a WinRM session on ${env.devtestServer}.`,
       );
-      await check('devtest_disk_free', true, `C: on ${env.devtestServer} has 48.2 GB free`);
-      await check('iis_module', iisOk, iisOk ? `WebAdministration module available; site answers (${iis})` : `IIS did not answer: ${iis}`);
+      if (faults.preflight_fail) {
+        await check('target_checks', false, 'IIS, services, app pools and disk on the server not checked: no WinRM session', 'Fix winrm_session first.');
+      } else {
+        await check('iis_module', iisOk, iisOk ? `WebAdministration module available; the site answers (${iis})` : `IIS did not answer: ${iis}`, 'Install the IIS management scripts and tools (WebAdministration) on the server.');
+        await check('services', true, 'W3SVC Running, WAS Running', '');
+        await check('app_pools', true, `${env.iisAppPools.length} of ${env.iisAppPools.length} app pools exist`, '');
+        await check('target_disk', true, `C: on ${env.devtestServer}: 48,211 MB free, 1,024 MB needed`, '');
+      }
     }
     const ok = checks.every((c) => c.ok);
-    this.json('preflight.json', { ok, mode: remote ? 'full' : 'local', checks, started_at: started, finished_at: new Date().toISOString() });
+    this.json('preflight.json', { checks, ok, computer: env.devtestServer, local_only: !remote, started_at: started, finished_at: new Date().toISOString() });
     if (!ok) throw new StepFailure('script returned exit code 1');
   }
 
@@ -522,15 +541,21 @@ class PipelineRun {
     this.deps.devtest.deploy(this.version, this.commit, this.deps.faults.get().smoke_fail);
     sayLog(`deployed ${env.appName} ${this.version} (${this.commit.slice(0, 7)}) to ${env.deployDir}; EF migrations: not run (no DB service account configured)`);
     await this.sleep((PACE['deploy:1'] ?? 6000) / 3);
+    // The fields scripts/ps/deploy_zip.ps1 writes.
     this.json('deploy-manifest.json', {
       backup_id: backup.id,
       backup_path: `${env.backupRoot}\\${backup.id}`,
       deploy_dir: env.deployDir,
       artifact_sha256: this.artifactSha,
+      artifact_name: env.artifactName,
+      computer: env.devtestServer,
       pools: env.iisAppPools,
       started_at: started,
       finished_at: new Date().toISOString(),
       migrations_ran: false,
+      changed: true,
+      ok: true,
+      error: null,
     });
     this.writeReport('deploy.log', `${lines.join('\n')}\n`);
   }
@@ -711,13 +736,14 @@ class PipelineRun {
       htmlExport: path.join(this.reports, 'newman.html'),
       jsonExport: path.join(this.reports, 'newman.json'),
       title: `${env.appName} ${env.envName} API tests`,
+      signal: this.ctx.signal,
       onLine: say,
     });
+    if (this.ctx.signal.aborted) throw new AbortedError('aborted');
     if (out.error) throw new StepFailure(`newman: ${out.error}`);
-    say(`┌ requests ${out.requestsTotal} (failed ${out.requestsFailed}) · assertions ${out.assertionsTotal} (failed ${out.assertionsFailed})`);
     const rest = (PACE.api ?? 8000) * this.deps.timeScale - (Date.now() - started);
     if (rest > 0) await this.sleep(rest / Math.max(this.deps.timeScale, 1e-9));
-    if (out.assertionsFailed > 0) throw new StepFailure(`script returned exit code 1 (newman: ${out.assertionsFailed} of ${out.assertionsTotal} assertions failed)`);
+    if (out.exitCode !== 0 || out.assertionsFailed > 0) throw new StepFailure(`script returned exit code ${out.exitCode || 1} (newman: ${out.assertionsFailed} of ${out.assertionsTotal} assertions failed)`);
   }
 
   private async e2eTests(say: (t: string) => void): Promise<void> {
