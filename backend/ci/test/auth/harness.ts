@@ -43,9 +43,12 @@ export async function openAuthDb(dir: string): Promise<{ db: Kysely<any>; file: 
   return { db: opened.db as Kysely<any>, file, close: opened.close };
 }
 
-export async function startHarness(env: Record<string, string | undefined>, opts: { sandbox?: boolean; host?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  env: Record<string, string | undefined>,
+  opts: { sandbox?: boolean; host?: string; /** An already migrated database (e.g. PostgreSQL); default a fresh SQLite file. */ db?: Kysely<any> } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), 'qa-auth-'));
-  const { db, file, close: closeDb } = await openAuthDb(dir);
+  const { db, file, close: closeDb } = opts.db ? { db: opts.db, file: '', close: async () => {} } : await openAuthDb(dir);
   const config = loadAuthConfig(env);
   const redactor = createRedactor([FAKE_SESSION_SECRET]);
   const app = Fastify({ logger: false, ...hardenedServerOptions(config) });
