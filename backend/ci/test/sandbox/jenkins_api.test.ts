@@ -2,9 +2,12 @@
  * The sandbox's Jenkins REST surface, over real HTTP, against the behaviours of
  * /work/shared/reference/jenkins-rest-api.md (section numbers in the test names).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import type { Sandbox } from '../../src/sandbox/index.js';
+import { REPO_ROOT } from '../../src/sandbox/contract.js';
 import { artifact, basic, buildNumberOf, consoleText, getJson, jf, JOB, paramsOf, runBuild, sandbox, trigger, waitDone, waitFor } from './helpers.js';
 
 let sb: Sandbox;
@@ -485,5 +488,18 @@ describe('createItem and config.xml', () => {
     expect(bad.status).toBe(400);
     const generated = await (await jf(sb, `/job/${JOB}/config.xml`)).text();
     expect(generated).toContain('<name>QA_RUN_ID</name>');
+  });
+
+  it('accepts the repository\'s jenkins/config.xml (what setup_job.py sends) with the contract\'s parameters', async () => {
+    const xml = readFileSync(path.join(REPO_ROOT, 'jenkins', 'config.xml'), 'utf8');
+    const created = await jf(sb, '/createItem?name=From-Repo-Config', { method: 'POST', headers: { 'content-type': 'application/xml' }, body: xml });
+    expect(created.status).toBe(200);
+    const job = await getJson(sb, '/job/From-Repo-Config/api/json?tree=concurrentBuild,property[parameterDefinitions[name,choices]]');
+    expect(job.concurrentBuild).toBe(false);
+    const defs = job.property.find((p: any) => p.parameterDefinitions).parameterDefinitions;
+    const contract = JSON.parse(readFileSync(path.join(REPO_ROOT, 'contract', 'pipeline.json'), 'utf8')) as { parameters: { name: string; choices?: string[] }[] };
+    expect(defs.map((d: any) => d.name)).toEqual(contract.parameters.map((p) => p.name));
+    for (const p of contract.parameters.filter((x) => x.choices)) expect(defs.find((d: any) => d.name === p.name).choices).toEqual(p.choices);
+    expect(await (await jf(sb, '/job/From-Repo-Config/config.xml')).text()).toBe(xml);
   });
 });

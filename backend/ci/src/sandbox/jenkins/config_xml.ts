@@ -2,7 +2,7 @@
  * Minimal job config.xml support for `POST /createItem?name=` and
  * `GET/POST /job/{name}/config.xml` (what jenkins/setup_job.py uses).
  * Read: description, disabled, DisableConcurrentBuildsJobProperty, and the
- * ParametersDefinitionProperty's String/Boolean/Choice definitions. Everything
+ * ParametersDefinitionProperty's String/Boolean/Choice definitions (other parameter types are ignored). Everything
  * else is kept verbatim and served back, but not interpreted: every job runs
  * the emulated WeSign-CI pipeline, since the sandbox cannot execute Groovy.
  */
@@ -69,6 +69,13 @@ export function parseConfigXml(xml: string): ParsedConfig {
         params.push(def);
       }
     }
+    // The parser groups elements by tag; Jenkins keeps the document order, so restore it.
+    const section = xml.slice(Math.max(0, xml.indexOf('<parameterDefinitions')));
+    const at = (name: string) => {
+      const i = section.indexOf(`<name>${name.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</name>`);
+      return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+    };
+    params.sort((a, b) => at(a.name) - at(b.name));
   }
   return { description: text(root.description), disabled: text(root.disabled) === 'true', concurrent, params };
 }
