@@ -171,6 +171,18 @@ describe('queue items (ref §3)', () => {
       expect(left.executable.url).toBe(`${slow.jenkinsUrl}/job/${JOB}/${left.executable.number}/`);
       const b = await waitDone(slow, left.executable.number);
       expect(b.queueId).toBe(Number(/(\d+)\/$/.exec(q)![1]));
+
+      // Equal parameters while one is still queued: merged, 303 to the same item (Jenkins ≥ 2.308).
+      const first = await jf(slow, `/job/${JOB}/buildWithParameters?DRY_RUN=true&TEST_SUITE=none&QA_RUN_ID=merge`, { method: 'POST' });
+      const again = await jf(slow, `/job/${JOB}/buildWithParameters?DRY_RUN=true&TEST_SUITE=none&QA_RUN_ID=merge`, { method: 'POST' });
+      expect(first.status).toBe(201);
+      expect(again.status).toBe(303);
+      expect(again.headers.get('location')).toBe(first.headers.get('location'));
+      // delay: "0sec" starts at once; a malformed delay is a 500.
+      expect((await jf(slow, `/job/${JOB}/buildWithParameters?QA_RUN_ID=bad-delay&delay=soon`, { method: 'POST' })).status).toBe(500);
+      const now = await jf(slow, `/job/${JOB}/buildWithParameters?DRY_RUN=true&TEST_SUITE=none&QA_RUN_ID=no-delay&delay=0sec`, { method: 'POST' });
+      expect(now.status).toBe(201);
+      for (const r of [first, now]) await waitDone(slow, await buildNumberOf(slow, new URL(r.headers.get('location')!).pathname));
     } finally {
       await slow.close();
     }
