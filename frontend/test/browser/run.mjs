@@ -251,13 +251,14 @@ async function sandboxScenario(browser, backend) {
     assert(/Run succeeded|Notify: success|: success/.test(live ?? ''), `the live region did not announce the outcome (it says "${live}")`);
   });
 
-  await step('run details: score with its parts, gates with reasons, summary as text', async () => {
+  await step('run details: score with its parts, gates with reasons, the summary rendered safely', async () => {
     await page.getByTestId('run-score').filter({ hasText: '100' }).waitFor();
     await page.getByTestId('score-parts').waitFor({ timeout: STEP_TIMEOUT });
     assert((await page.getByTestId('score-parts').locator('tr').count()) === 4, 'expected 4 score parts (build, smoke, api, e2e)');
     assert((await page.getByTestId('gates').locator('li').count()) >= 6, 'expected the six gates');
     await page.getByTestId('summary-text').filter({ hasText: 'Run Score' }).waitFor({ timeout: STEP_TIMEOUT });
-    assert((await page.getByTestId('summary-text').locator('*').count()) === 0, 'the summary produced elements: Markdown must stay text');
+    assert((await page.getByTestId('summary-text').locator('script, img, iframe, style, object').count()) === 0, 'the summary produced active elements');
+    await page.getByTestId('summary-text').getByRole('table').first().waitFor();
     assert((await page.getByTestId('run-initiator').textContent()) === 'local', 'initiator is not "local"');
   });
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { screen, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { run, stage } from '../../test/fixtures.js';
 import { renderWithApi, startTestApi, type TestApi } from '../../test/harness.js';
 import { expectedFinish, RunDetails, scorePartsOf } from './RunDetails.js';
@@ -68,13 +69,17 @@ describe('RunDetails', () => {
     expect(screen.getByText('Newman report')).toHaveAttribute('aria-disabled', 'true');
   });
 
-  it('shows the human summary as text, never as HTML', async () => {
-    api.on('GET /ci/runs/11111111-2222-4333-8444-555555555555/summary.md', () => ({ text: '# WeSign → DevTest\n\n**success** <img src=x onerror=alert(1)>\n' }));
+  it('shows the human summary in a safe Markdown subset: markup in it stays text', async () => {
+    api.on('GET /ci/runs/11111111-2222-4333-8444-555555555555/summary.md', () => ({ text: '## WeSign → DevTest\n\n**success** <img src=x onerror=alert(1)>\n' }));
+    const user = userEvent.setup();
     const { container } = renderWithApi(<RunDetails run={run({ status: 'success', finished_at: '2026-12-04T10:05:00.000Z', duration_ms: 300_000 })} />, api.baseUrl);
-    const pre = await screen.findByTestId('summary-text');
-    expect(pre).toHaveTextContent('# WeSign → DevTest **success** <img src=x onerror=alert(1)>');
+    const box = await screen.findByTestId('summary-text');
+    expect(within(box).getByRole('heading', { level: 4 })).toHaveTextContent('WeSign → DevTest');
+    expect(within(box).getByText('success').tagName).toBe('STRONG');
+    expect(box).toHaveTextContent('<img src=x onerror=alert(1)>');
     expect(container.querySelector('img')).toBeNull();
-    expect(container.querySelector('h1')).toBeNull();
+    await user.click(within(box).getByRole('button', { name: 'Show as text' }));
+    expect(box.querySelector('pre')).toHaveTextContent('## WeSign → DevTest **success** <img src=x onerror=alert(1)>');
   });
 
   it('computes the expected finish from typical durations of the running and pending stages', () => {

@@ -13,6 +13,7 @@ import { isTerminal, type Artifact, type Run, type Stage } from '../../api/types
 import { formatClock, formatDuration, formatInstant, formatScore, RUN_STATUS_LABEL, STATUS_GLYPH } from '../../lib/format.js';
 import { ApiErrorBanner, Banner } from './Banner.js';
 import { StageChip, stageLabel } from './StageChips.js';
+import { SummaryMarkdown } from './SummaryMarkdown.js';
 
 export interface RunDetailsProps {
   run: Run;
@@ -89,6 +90,7 @@ export function RunDetails({ run, canCancel = false, onCancelled }: RunDetailsPr
   const done = isTerminal(run.status);
   const now = useNow(!done);
   const summary = useRunSummary(run.run_id, done);
+  const [rawSummary, setRawSummary] = useState(false);
   const summaryArtifact = run.artifacts.find((a) => a.path === 'summary.json');
   const summaryJson = useArtifactJson(run.run_id, summaryArtifact ? artifactHref(api.baseUrl, summaryArtifact.url) : null);
   const cancel = useMutation({ mutationFn: () => api.cancelRun(run.run_id), onSuccess: () => onCancelled?.() });
@@ -348,9 +350,20 @@ export function RunDetails({ run, canCancel = false, onCancelled }: RunDetailsPr
             <ApiErrorBanner error={summary.error} what="load the summary" onRetry={() => void summary.refetch()} />
           )
         ) : (
-          <pre className="summary-text" data-testid="summary-text" tabIndex={0}>
-            {summary.data}
-          </pre>
+          <div data-testid="summary-text">
+            <div className="summary-toolbar">
+              <button type="button" className="button button--small" aria-pressed={rawSummary} onClick={() => setRawSummary((v) => !v)}>
+                {rawSummary ? 'Show formatted' : 'Show as text'}
+              </button>
+            </div>
+            {rawSummary ? (
+              <pre className="summary-text" tabIndex={0}>
+                {summary.data}
+              </pre>
+            ) : (
+              <SummaryMarkdown text={summary.data ?? ''} />
+            )}
+          </div>
         )}
       </section>
     </section>
