@@ -88,14 +88,19 @@ function needsSecureCookie(request: FastifyRequest): boolean {
   return request.protocol === 'https' || !isLoopbackHost(request.ip);
 }
 
-/** Same origin as the request's Host, or listed in CORS_ORIGINS. A missing Origin (non-browser client) passes. */
+/**
+ * The Origin names the host the request was sent to, or is listed in
+ * CORS_ORIGINS. A missing Origin (a non-browser client) passes. The scheme is
+ * not compared: behind a TLS-terminating proxy without TRUST_PROXY the service
+ * sees http while the page is https, and a page on the same host is not a
+ * cross-site attacker.
+ */
 export function originAllowed(request: FastifyRequest, corsOrigins: readonly string[]): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;
   if (corsOrigins.includes(origin)) return true;
   try {
-    const o = new URL(origin);
-    return o.host === request.host && (o.protocol === `${request.protocol}:` || isLoopbackHost(o.hostname));
+    return new URL(origin).host === request.host;
   } catch {
     return false;
   }
@@ -337,12 +342,14 @@ async function authPluginImpl(app: FastifyInstance, opts: AuthPluginOptions): Pr
         if (unsafe) {
           const header = request.headers[CSRF_HEADER];
           const csrfCookie = request.cookies?.[CSRF_COOKIE];
+          if (!originAllowed(request, config.corsOrigins)) {
+            return sendError(reply, 403, 'origin_not_allowed', 'A page on another origin tried to change something with your session; use the CI page itself, or an admin can list that origin in CORS_ORIGINS.');
+          }
           const ok =
             typeof header === 'string' &&
             header === csrfCookie &&
             /^[A-Za-z0-9_-]{43}$/.test(header) &&
-            sameHex(hmac(config.sessionSecret as string, header), s.csrfHash) &&
-            originAllowed(request, config.corsOrigins);
+            sameHex(hmac(config.sessionSecret as string, header), s.csrfHash);
           if (!ok) {
             return sendError(reply, 403, 'csrf_failed', `A signed-in browser change needs the ${CSRF_HEADER} header set to the value of the ${CSRF_COOKIE} cookie; reload the page and try again.`);
           }

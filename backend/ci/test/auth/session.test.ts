@@ -118,10 +118,16 @@ describe('AUTH_MODE=token: bearer tokens, roles and browser sessions', () => {
     expect(forgedRes.status).toBe(403);
     const foreign = await post(`${h.url}/ci/runs`, { x: 1 }, { cookie, 'x-csrf-token': jar.qa_csrf!, origin: 'https://evil.example' });
     expect(foreign.status).toBe(403);
+    expect((await json(foreign)).error.code).toBe('origin_not_allowed');
+    const lookalike = await post(`${h.url}/ci/runs`, { x: 1 }, { cookie, 'x-csrf-token': jar.qa_csrf!, origin: `${h.url}.evil.example` });
+    expect(lookalike.status).toBe(403);
     expect(h.writes.length).toBe(before);
 
     const ok = await post(`${h.url}/ci/runs`, { x: 1 }, { cookie, 'x-csrf-token': jar.qa_csrf! });
     expect(ok.status).toBe(201);
+    // Same host through a TLS-terminating proxy: the page is https, the service sees http.
+    const viaTls = await post(`${h.url}/ci/runs`, { x: 1 }, { cookie, 'x-csrf-token': jar.qa_csrf!, origin: h.url.replace('http:', 'https:') });
+    expect(viaTls.status).toBe(201);
     expect((await json(ok)).initiator).toBe('dan');
 
     expect((await post(`${h.url}/ci/runs`, { x: 2 }, bearer(deployer))).status).toBe(201);
