@@ -426,6 +426,10 @@ class PipelineRun {
   private async buildAndTest(say: (t: string) => void): Promise<void> {
     const fail = this.deps.faults.get().build_fail;
     this.pipe('bat');
+    // A line written in two parts, as a tool printing progress does: progressiveText holds the partial line back.
+    this.log.write('[build] Determining projects to restore...');
+    await this.sleep((PACE.build ?? 14000) / 10);
+    this.log.write(' done.\n');
     await this.paced('build', say, ['dotnet restore WeSign.sln', '  Restored C:\\Jenkins\\workspace\\WeSign-CI\\src\\WeSign.UserApi\\WeSign.UserApi.csproj (in 2.1 sec).', 'dotnet build WeSign.sln -c Release --no-restore', '  Build succeeded.', '      0 Warning(s)', '      0 Error(s)'], 0.5);
     const started = new Date();
     const tests: UnitTest[] = [
