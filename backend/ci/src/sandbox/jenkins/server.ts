@@ -9,7 +9,7 @@
  * ../job/pipeline.ts) receives a BuildContext and fills the build's log,
  * stages and archive.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -41,6 +41,8 @@ import {
 } from './model.js';
 import { JenkinsException, parseDelayMs, sameParams, valuesFromJsonForm, valuesFromRequest } from './params.js';
 import { applyTree, parseTree, TreeSyntaxError } from './tree.js';
+import { contentTypeOf, encodePath, jobPathOnly, parseMultipart, safeEqual, walk } from './http_util.js';
+import { describeRun, stepNode } from './wfapi.js';
 
 export const JENKINS_VERSION = '2.504.3';
 
@@ -762,7 +764,7 @@ export class JenkinsServer {
       const since = url.searchParams.get('since');
       const out: unknown[] = [];
       for (const b of [...job.builds].reverse()) {
-        out.push(this.describe(job, b));
+        out.push(describeRun(job, b));
         if (out.length >= 10 || (since && `#${b.number}` === since)) break; // JobExt.maxRunsPerJob = 10
       }
       return this.wfJson(res, out);
@@ -812,7 +814,7 @@ export class JenkinsServer {
       res.end(build.log.plainText());
       return;
     }
-    if (rest === '/wfapi/describe' || rest === '/wfapi') return this.wfJson(res, this.describe(job, build, url.searchParams.get('fullStages') === 'true'));
+    if (rest === '/wfapi/describe' || rest === '/wfapi') return this.wfJson(res, describeRun(job, build, url.searchParams.get('fullStages') === 'true'));
     if (rest === '/wfapi/artifacts') {
       return this.wfJson(
         res,
@@ -859,66 +861,14 @@ export class JenkinsServer {
     res.end(JSON.stringify(value));
   }
 
-  /** pipeline-stage-view RunExt (ref §6.1). */
-  private describe(job: JobRecord, b: BuildRecord, fullStages = false): unknown {
-    const now = Date.now();
-    const status = b.building ? 'IN_PROGRESS' : { SUCCESS: 'SUCCESS', FAILURE: 'FAILED', ABORTED: 'ABORTED', UNSTABLE: 'UNSTABLE', NOT_BUILT: 'NOT_EXECUTED' }[b.result ?? 'NOT_BUILT'];
-    const end = b.building ? now : b.timestamp + b.duration;
-    const base = `/${jobPathOnly(job.name)}${b.number}`;
-    const stages = [...b.stages]
-      .sort((x, y) => x.startTimeMillis - y.startTimeMillis || Number(x.id) - Number(y.id))
-      .map((s) => {
-        const out: Record<string, unknown> = {
-          _links: { self: { href: `${base}/execution/node/${s.id}/wfapi/describe` } },
-          id: s.id,
-          name: s.name,
-          execNode: '',
-          status: s.status,
-          startTimeMillis: s.startTimeMillis,
-          durationMillis: s.status === 'IN_PROGRESS' ? Math.max(0, now - s.startTimeMillis) : s.durationMillis,
-          pauseDurationMillis: 0,
-        };
-        if (s.error) out.error = s.error;
-        if (fullStages) out.stageFlowNodes = [this.stepNode(base, s)];
-        return out;
-      });
-    return {
-      _links: { self: { href: `${base}/wfapi/describe` }, artifacts: { href: `${base}/wfapi/artifacts` } },
-      id: String(b.number),
-      name: b.displayName ?? `#${b.number}`,
-      status,
-      startTimeMillis: b.timestamp,
-      endTimeMillis: end,
-      durationMillis: Math.max(0, end - b.timestamp),
-      queueDurationMillis: Math.max(0, b.timestamp - b.enqueuedAt),
-      pauseDurationMillis: 0,
-      stages,
-    };
-  }
-
-  private stepNode(base: string, s: StageRecord): unknown {
-    return {
-      _links: { self: { href: `${base}/execution/node/${s.stepId}/wfapi/describe` }, log: { href: `${base}/execution/node/${s.stepId}/wfapi/log` } },
-      id: s.stepId,
-      name: 'Windows PowerShell Script',
-      execNode: '',
-      status: s.status,
-      parameterDescription: `scripts/ps stage ${s.name}`,
-      startTimeMillis: s.startTimeMillis,
-      durationMillis: s.durationMillis,
-      pauseDurationMillis: 0,
-      parentNodes: [s.id],
-    };
-  }
-
   private nodeRoute(res: ServerResponse, job: JobRecord, build: BuildRecord, id: string, what: string): void {
     const base = `/${jobPathOnly(job.name)}${build.number}`;
     const stage = build.stages.find((s) => s.id === id);
     const step = build.stages.find((s) => s.stepId === id);
     if (!stage && !step) return this.error(res, 404, `No flow node ${id}`);
     if (what === 'describe') {
-      if (stage) return this.wfJson(res, { ...(this.describe(job, build, true) as { stages: { id: string }[] }).stages.find((s) => s.id === id) });
-      return this.wfJson(res, this.stepNode(base, step!));
+      if (stage) return this.wfJson(res, { ...(describeRun(job, build, true) as { stages: { id: string }[] }).stages.find((s) => s.id === id) });
+      return this.wfJson(res, stepNode(base, step!));
     }
     // FlowNodeLogExt: only step nodes have text; at most the last 10 KiB, as HTML (ref §6.1).
     const nodeStatus = (stage ?? step)!.status === 'FAILED' ? 'FAILED' : (stage ?? step)!.status === 'ABORTED' ? 'ABORTED' : 'SUCCESS';
@@ -996,55 +946,4 @@ export class JenkinsServer {
     }
     this.redirect(res, 302, bUrl);
   }
-}
-
-function jobPathOnly(name: string): string {
-  return `job/${name.split('/').map(encodeURIComponent).join('/job/')}/`;
-}
-
-function encodePath(rel: string): string {
-  return rel.split('/').map(encodeURIComponent).join('/');
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function walk(dir: string, prefix = ''): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(path.join(dir, prefix), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...walk(dir, rel));
-    else out.push(rel);
-  }
-  return out;
-}
-
-function contentTypeOf(file: string): string {
-  const ext = path.extname(file).toLowerCase();
-  const types: Record<string, string> = {
-    '.json': 'application/json;charset=utf-8',
-    '.html': 'text/html;charset=utf-8',
-    '.xml': 'application/xml;charset=utf-8',
-    '.trx': 'application/octet-stream',
-    '.log': 'text/plain;charset=utf-8',
-    '.txt': 'text/plain;charset=utf-8',
-    '.zip': 'application/zip',
-  };
-  return types[ext] ?? 'application/octet-stream';
-}
-
-/** Just enough multipart/form-data for text fields (node-jenkins posts forms this way). */
-function parseMultipart(type: string, body: Buffer): URLSearchParams {
-  const out = new URLSearchParams();
-  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(type);
-  if (!boundary) return out;
-  const sep = `--${boundary[1] ?? boundary[2]}`;
-  for (const part of body.toString('utf8').split(sep)) {
-    const m = /Content-Disposition:\s*form-data;\s*name="([^"]+)"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n([\s\S]*?)\r?\n?$/i.exec(part.replace(/^\r?\n/, ''));
-    if (m) out.append(m[1]!, m[2]!.replace(/\r?\n$/, ''));
-  }
-  return out;
 }
