@@ -66,8 +66,21 @@ function ensureBuilt() {
 }
 
 /** Starts the real backend (sandbox mode) on a free loopback port; resolves once /readyz answers 200. */
-async function startBackend(extraEnv = {}) {
-  const tmp = mkdtempSync(path.join(tmpdir(), 'qa-ci-browser-'));
+/** A free loopback port (for a backend that must come back on the same address). */
+async function freePort() {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startBackend(extraEnv = {}, reuseTmp = null) {
+  const tmp = reuseTmp ?? mkdtempSync(path.join(tmpdir(), 'qa-ci-browser-'));
   const env = {
     ...process.env,
     PORT: '0',
@@ -128,7 +141,8 @@ async function startBackend(extraEnv = {}) {
     tmp,
     env,
     output: () => output,
-    async stop() {
+    /** keepData: leave the database and artifacts for a restart on the same files. */
+    async stop({ keepData = false } = {}) {
       if (child.exitCode === null) {
         killTree('SIGTERM');
         await new Promise((res) => {
@@ -142,7 +156,7 @@ async function startBackend(extraEnv = {}) {
           });
         });
       }
-      rmSync(tmp, { recursive: true, force: true });
+      if (!keepData) rmSync(tmp, { recursive: true, force: true });
     },
   };
 }
@@ -247,6 +261,10 @@ async function sandboxScenario(browser, backend) {
     }
     assert(chips.rollback === 'skipped', `chip rollback is ${chips.rollback}, expected skipped`);
     assert((await page.locator('.log-line').count()) > 0, 'no log line is rendered');
+    // No gap and no duplicate: the page holds exactly the lines the backend stored.
+    const stored = (await (await fetch(`${base}/ci/runs/${firstRun}`)).json()).metrics.log_lines;
+    const shown = Number((await page.locator('.log-toolbar__count').textContent()).replace(/\D/g, ''));
+    assert(shown === stored, `the page holds ${shown} log lines, the backend stored ${stored}`);
     const live = await page.getByTestId('live-region').textContent();
     assert(/Run succeeded|Notify: success|: success/.test(live ?? ''), `the live region did not announce the outcome (it says "${live}")`);
   });
@@ -386,6 +404,45 @@ async function sandboxScenario(browser, backend) {
   await context.close();
 }
 
+/**
+ * The backend goes away in the middle of a run and comes back on the same port
+ * and files: the page says it is reconnecting, then resumes the log with
+ * from=<last seq>, ending with exactly the lines the backend stored.
+ */
+async function restartScenario(browser) {
+  const port = String(await freePort());
+  // Slower pacing, so the run is still going when the backend stops.
+  let backend = await startBackend({ PORT: port, SANDBOX_TIME_SCALE: '0.3' });
+  const tmp = backend.tmp;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const wsUrls = [];
+  page.on('websocket', (ws) => wsUrls.push(ws.url()));
+  try {
+    await step('backend restart mid-run: the page shows "reconnecting", then resumes from the last seq', async () => {
+      await page.goto(`${backend.url}/`);
+      await page.getByRole('button', { name: 'Deploy WeSign to DevTest' }).click();
+      const id = await waitForNewRun(page, null);
+      await page.waitForFunction(() => Number(document.querySelector('.log-toolbar__count')?.textContent?.replace(/\D/g, '')) >= 5, null, { timeout: STEP_TIMEOUT });
+      await backend.stop({ keepData: true });
+      await page.getByText('Live log connection lost — reconnecting').waitFor({ timeout: STEP_TIMEOUT });
+      const heldBefore = Number((await page.locator('.log-toolbar__count').textContent()).replace(/\D/g, ''));
+      backend = await startBackend({ PORT: port, SANDBOX_TIME_SCALE: '0.3' }, tmp);
+      await page.getByTestId('log-end').waitFor({ timeout: 180_000 });
+      const resumed = wsUrls.slice(1).map((u) => Number(new URL(u).searchParams.get('from')));
+      assert(resumed.length >= 1 && resumed.every((f) => f > 0), `reconnects did not resume from a seq: ${wsUrls.join(', ')}`);
+      assert(resumed.at(-1) >= heldBefore, `the last reconnect asked from=${resumed.at(-1)} while the page held ${heldBefore} lines`);
+      const run = await (await fetch(`${backend.url}/ci/runs/${id}`)).json();
+      const shown = Number((await page.locator('.log-toolbar__count').textContent()).replace(/\D/g, ''));
+      assert(shown === run.metrics.log_lines, `after the restart the page holds ${shown} log lines, the backend stored ${run.metrics.log_lines} (run ${run.status})`);
+      assert(!(await page.getByText('Live log connection lost — reconnecting').isVisible()), 'the reconnecting banner is still shown');
+    });
+  } finally {
+    await context.close();
+    await backend.stop();
+  }
+}
+
 /** AUTH_MODE=token: sign in as viewer (no Rollback button) and as admin (roll back through the dialog). */
 async function tokenScenario(browser) {
   const backend = await startBackend({ AUTH_MODE: 'token', SESSION_SECRET: 'fake-session-secret-example-0123456789abcdef' });
@@ -491,6 +548,12 @@ async function main() {
     }
     await backend.stop();
     backend = null;
+    log('Sandbox, backend restart during a run');
+    try {
+      await restartScenario(browser);
+    } catch {
+      // Reported by step().
+    }
     log('Sandbox, AUTH_MODE=token');
     try {
       await tokenScenario(browser);

@@ -103,7 +103,7 @@ export function SummaryMarkdown({ text, baseLevel = 4 }: { text: string; baseLev
   const blocks = parseBlocks(text);
   const top = Math.min(6, ...blocks.filter((b) => b.kind === 'heading').map((b) => (b as { level: number }).level));
   return (
-    <div className="summary-md" data-testid="summary-md">
+    <div className="summary-md" data-testid="summary-md" tabIndex={0} role="region" aria-label="Run summary">
       {blocks.map((b, i) => {
         const key = `b${i}`;
         switch (b.kind) {
