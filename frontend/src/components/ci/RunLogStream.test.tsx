@@ -102,6 +102,27 @@ describe('RunLogStream', () => {
     expect(screen.getByText('3 lines')).toBeInTheDocument();
   });
 
+  it('pauses following the tail when the reader scrolls up, and resumes on request', async () => {
+    server = await startLogServer(Array.from({ length: 200 }, (_, i) => logEvent(i + 1, `line ${i + 1}`)));
+    const user = userEvent.setup();
+    renderWithApi(<RunLogStream runId="r1" backoffMs={fastBackoff} />, server.baseUrl);
+    const viewport = await screen.findByTestId('log-viewport');
+    await waitFor(() => expect(viewport.querySelector('[data-seq="200"]')).not.toBeNull());
+    expect(screen.getByRole('button', { name: 'Pause follow' })).toHaveAttribute('aria-pressed', 'true');
+
+    viewport.scrollTop = 0; // the reader scrolls to the top
+    viewport.dispatchEvent(new Event('scroll'));
+    const resume = await screen.findByRole('button', { name: 'Resume follow' });
+    server.push(logEvent(201, 'a new line while paused'));
+    await waitFor(() => expect(screen.getByText('201 lines')).toBeInTheDocument());
+    expect(viewport.scrollTop).toBe(0); // paused: the new line did not pull the view down
+    expect(viewport.querySelector('[data-seq="201"]')).toBeNull();
+
+    await user.click(resume);
+    await waitFor(() => expect(viewport.querySelector('[data-seq="201"]')).not.toBeNull());
+    expect(screen.getByRole('button', { name: 'Pause follow' })).toBeInTheDocument();
+  });
+
   it('keeps only the visible rows of a 100 000-line log in the DOM', async () => {
     const many = Array.from({ length: 100_000 }, (_, i) => logEvent(i + 1, `line ${i + 1}`));
     server = await startLogServer([...many, { type: 'end', seq: 100_000, status: 'success' }]);
