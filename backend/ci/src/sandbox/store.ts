@@ -3,9 +3,49 @@
  * state, so that a standalone sandbox restarted keeps its history. Without
  * dataDir everything lives in a temporary directory removed on close.
  */
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
+const TEMP_PREFIX = 'qa-sandbox-';
+const OWNER_FILE = 'owner.pid';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temporary sandbox folders whose process is gone (killed before it could clean up, e.g.
+ * SIGKILL in a restart test). A folder without an owner file is only removed after an hour.
+ */
+function sweepOrphans(): void {
+  const tmp = os.tmpdir();
+  let names: string[];
+  try {
+    names = readdirSync(tmp).filter((n) => n.startsWith(TEMP_PREFIX));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = path.join(tmp, name);
+    try {
+      let orphan: boolean;
+      try {
+        orphan = !alive(Number(readFileSync(path.join(dir, OWNER_FILE), 'utf8')));
+      } catch {
+        orphan = Date.now() - statSync(dir).mtimeMs > 3_600_000;
+      }
+      if (orphan) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Another process may be sweeping or using it; leave it.
+    }
+  }
+}
 
 export class SandboxStore {
   readonly root: string;
@@ -13,8 +53,10 @@ export class SandboxStore {
 
   constructor(dataDir?: string) {
     this.persistent = !!dataDir;
-    this.root = dataDir ? path.resolve(dataDir) : mkdtempSync(path.join(os.tmpdir(), 'qa-sandbox-'));
+    if (!dataDir) sweepOrphans();
+    this.root = dataDir ? path.resolve(dataDir) : mkdtempSync(path.join(os.tmpdir(), TEMP_PREFIX));
     mkdirSync(this.root, { recursive: true });
+    if (!dataDir) writeFileSync(path.join(this.root, OWNER_FILE), String(process.pid));
   }
 
   get isPersistent(): boolean {

@@ -1,6 +1,7 @@
 /** The standalone sandbox: dataDir persistence across a restart, and `npm run sandbox` (cli.ts). */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,5 +113,17 @@ describe('a standalone sandbox killed mid-build', () => {
       second.child.kill('SIGTERM');
       await new Promise((res) => second.child.once('exit', res));
     }
+  });
+});
+
+describe('temporary folders', () => {
+  it('removes a temporary sandbox folder whose process is gone', async () => {
+    const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
+    const orphan = path.join(os.tmpdir(), `qa-sandbox-orphan-${process.pid}`);
+    mkdirSync(orphan, { recursive: true });
+    writeFileSync(path.join(orphan, 'owner.pid'), String(dead));
+    const sb = await sandbox();
+    expect(existsSync(orphan)).toBe(false);
+    await sb.close();
   });
 });
