@@ -18,10 +18,10 @@ import type { Config } from './config.js';
 import { createRedactor, type Redactor } from './ci/redact.js';
 import { openDatabase, migrateToLatest, type OpenedDatabase } from './store/db.js';
 import { KyselyRunStore, type RunStore } from './store/run_store.js';
-import { InProcessLogHub, type LogHub } from './ci/logs/log_hub.js';
+import type { LogHub } from './ci/logs/log_hub.js';
 import { RunEvents } from './ci/events.js';
 import { Orchestrator, leaseMsOf } from './ci/orchestrator.js';
-import { EmbeddedQueue } from './ci/queue/embedded_queue.js';
+import { createJobQueue, createLogHub } from './scale/factory.js';
 import type { JobQueue } from './ci/queue/job_queue.js';
 import { RunService } from './ci/run_service.js';
 import { JenkinsClient } from './ci/providers/jenkins_client.js';
@@ -96,7 +96,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const db = await openDatabase(config.databaseUrl);
   await migrateToLatest(db.db);
   const store = new KyselyRunStore(db.db);
-  const hub = new InProcessLogHub((err) => log.warn({ err }, 'a log viewer failed'));
+  // REDIS_URL: Redis pub/sub fan-out across instances; otherwise in-process.
+  const hub: LogHub = await createLogHub({ redisUrl: config.redisUrl, store, log });
   const events = new RunEvents((err, event) => log.warn({ err, event }, 'an event listener failed'));
 
   const registry = new Registry();
@@ -126,13 +127,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     redactor,
   });
   const orchestrator = new Orchestrator({ config, store, hub, provider, redactor, notifiers, events, log, sandbox: !!sandbox });
-  const queue: JobQueue = new EmbeddedQueue({
+  // REDIS_URL: BullMQ workers across processes; otherwise the embedded queue claims from the DB.
+  const queue: JobQueue = createJobQueue({
+    config,
     store,
     orchestrator,
     log: log.child({ component: 'queue' }),
     leaseMs: leaseMsOf(config),
-    // SQLite is one instance: leases left by a killed process are ours to take.
-    reclaimOnStart: db.kind === 'sqlite',
+    redisUrl: config.redisUrl,
+    // SQLite without Redis is one instance: leases left by a killed process are ours to take.
+    reclaimOnStart: db.kind === 'sqlite' && !config.redisUrl,
   });
   const service = new RunService({ config, store, queue, events, sandbox: !!sandbox });
   const auth: AuthSeam = createAuthSeam({ db: db.db, redactor });
@@ -170,7 +174,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await ciRoutes(scope, { config, service, store, hub, auth, redactor });
     await environmentRoutes(scope, { service, auth });
     await sandboxRoutes(scope, { sandbox, auth });
-    await healthRoutes(scope, { store, provider, registry, sandbox: !!sandbox });
+    await healthRoutes(scope, { store, provider, registry, sandbox: !!sandbox, queue });
   });
 
   const dist = config.frontendDist ? path.resolve(config.frontendDist) : path.join(repoRoot, 'frontend', 'dist');
@@ -189,6 +193,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (sandbox && !options.sandbox) await sandbox.close();
     await db.close();
   });
-  if (options.startWorker !== false) await queue.start();
+  if ((options.startWorker ?? config.worker) !== false) await queue.start();
   return { app, services };
 }

@@ -78,6 +78,8 @@ const RawEnv = z.object({
   HOST: z.string().default('127.0.0.1'),
   DATABASE_URL: z.string().default('data/ci.sqlite'),
   REDIS_URL: z.string().url().optional(),
+  /** off: an API-only instance (scale-out); its runs are executed by worker instances. */
+  WORKER: z.enum(['on', 'off']).default('on'),
   RUN_SCORE_THRESHOLD: z.coerce.number().min(0).max(100).default(80),
   SCORE_WEIGHTS: z
     .string()
@@ -118,6 +120,8 @@ export interface Config {
   host: string;
   databaseUrl: string;
   redisUrl: string | undefined;
+  /** Whether this process executes runs (WORKER=on). */
+  worker: boolean;
   artifactStore: string;
   jenkins: {
     url: string | undefined;
@@ -188,6 +192,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.JENKINS_URL && (!e.JENKINS_USER || !e.JENKINS_API_TOKEN)) {
     throw new ConfigError('JENKINS_URL is set but JENKINS_USER or JENKINS_API_TOKEN is missing; set both (a Jenkins user and its API token).');
   }
+  const sqlite = !/^postgres(ql)?:\/\//i.test(e.DATABASE_URL);
+  if (sqlite && e.REDIS_URL) {
+    throw new ConfigError('REDIS_URL (several instances) needs a shared database: set DATABASE_URL=postgres://… , or unset REDIS_URL to run one instance on SQLite.');
+  }
+  if (sqlite && e.WORKER === 'off') {
+    throw new ConfigError('WORKER=off (an API-only instance) needs workers elsewhere, so a shared PostgreSQL DATABASE_URL and REDIS_URL; with SQLite keep WORKER=on.');
+  }
   if (e.JENKINS_URL && /\/\/[^/]*@/.test(e.JENKINS_URL)) {
     throw new ConfigError('JENKINS_URL must not contain credentials; put the user in JENKINS_USER and the token in JENKINS_API_TOKEN.');
   }
@@ -248,6 +259,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    worker: e.WORKER === 'on',
     artifactStore: path.resolve(e.ARTIFACT_STORE),
     jenkins: {
       url: e.JENKINS_URL,

@@ -61,6 +61,9 @@ const RULES: Rule[] = [
     re: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g,
     replace: () => MASK,
   },
+  // Our own API tokens (auth/tokens.ts), e.g. pasted into a rollback reason; and WS tickets in URLs.
+  { kind: 'api_key', re: /\bqaci_[A-Za-z0-9_-]{43}\b/g, replace: () => MASK },
+  { kind: 'api_key', re: /\b(ticket=)[A-Za-z0-9_-]{43}\b/g, replace: (_m, key) => `${key}${MASK}` },
   { kind: 'aws_access_key', re: /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, replace: () => MASK },
   { kind: 'slack_token', re: /\bxox[abprs]-[0-9A-Za-z-]{10,}\b/g, replace: () => MASK },
   { kind: 'github_token', re: /\b(gh[pousr]_[A-Za-z0-9]{30,}|glpat-[A-Za-z0-9_-]{20,})\b/g, replace: () => MASK },

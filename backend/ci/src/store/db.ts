@@ -23,7 +23,11 @@ export function isPostgresUrl(url: string): boolean {
 export async function openDatabase(databaseUrl: string): Promise<OpenedDatabase> {
   if (isPostgresUrl(databaseUrl)) {
     const { default: pg } = await import('pg');
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 10 }) }) });
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+    // An idle client cut by the server (restart, failover) emits 'error' on the pool; unhandled, it
+    // would crash the process. The pool drops that client and the next query opens a new one.
+    pool.on('error', (err) => process.emitWarning(`PostgreSQL idle connection lost: ${err.message}`));
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', close: () => db.destroy() };
   }
   const file = databaseUrl.replace(/^sqlite:(\/\/)?/i, '');

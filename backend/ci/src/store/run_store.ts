@@ -176,7 +176,7 @@ export class KyselyRunStore implements RunStore {
         queue_seq: Number(counter.value),
       };
       await tx.insertInto('runs').values(row).execute();
-      await tx
+      if (run.stages.length) await tx
         .insertInto('stages')
         .values(run.stages.map((s, i) => ({ run_id: run.run_id, id: s.id, position: i, name: s.name, status: 'pending', started_at: null, finished_at: null })))
         .execute();

@@ -72,7 +72,7 @@ export async function ciRoutes(app: FastifyInstance, deps: CiRouteDeps) {
   r.post(
     '/ci/runs',
     {
-      preHandler: auth.requireRole('deployer'),
+      onRequest: auth.requireRole('deployer'),
       schema: {
         summary: 'Start a run (deploy WeSign to an environment)',
         tags: ['runs'],
@@ -90,7 +90,7 @@ export async function ciRoutes(app: FastifyInstance, deps: CiRouteDeps) {
 
   r.get(
     '/ci/runs',
-    { preHandler: auth.requireRole('viewer'), schema: { summary: 'Run history, newest first', tags: ['runs'], querystring: ListQuery, response: { 200: z.object({ runs: z.array(RunSummary), next_cursor: z.string().nullable() }) } } },
+    { onRequest: auth.requireRole('viewer'), schema: { summary: 'Run history, newest first', tags: ['runs'], querystring: ListQuery, response: { 200: z.object({ runs: z.array(RunSummary), next_cursor: z.string().nullable() }) } } },
     async (request) => {
       const q = request.query;
       if (q.from && q.to && Date.parse(q.from) > Date.parse(q.to)) throw unprocessable('"from" is after "to"; swap them.');
@@ -110,13 +110,13 @@ export async function ciRoutes(app: FastifyInstance, deps: CiRouteDeps) {
 
   r.get(
     '/ci/runs/:id',
-    { preHandler: auth.requireRole('viewer'), schema: { summary: 'One run: status, stages, artifacts, metrics', tags: ['runs'], params: RunIdParams, response: { 200: Run, 404: ErrorBody } } },
+    { onRequest: auth.requireRole('viewer'), schema: { summary: 'One run: status, stages, artifacts, metrics', tags: ['runs'], params: RunIdParams, response: { 200: Run, 404: ErrorBody } } },
     async (request) => service.get(request.params.id),
   );
 
   r.post(
     '/ci/runs/:id/cancel',
-    { preHandler: auth.requireRole('deployer'), schema: { summary: 'Cancel a run (stops its Jenkins build)', tags: ['runs'], params: RunIdParams } },
+    { onRequest: auth.requireRole('deployer'), schema: { summary: 'Cancel a run (stops its Jenkins build)', tags: ['runs'], params: RunIdParams } },
     async (request, reply) => {
       const out = await service.cancel(request.params.id);
       await auth.audit(request, 'run.cancel', request.params.id);
@@ -126,7 +126,7 @@ export async function ciRoutes(app: FastifyInstance, deps: CiRouteDeps) {
 
   r.get(
     '/ci/runs/:id/summary.md',
-    { preHandler: auth.requireRole('viewer'), schema: { summary: 'The human summary (Markdown)', tags: ['runs'], params: RunIdParams } },
+    { onRequest: auth.requireRole('viewer'), schema: { summary: 'The human summary (Markdown)', tags: ['runs'], params: RunIdParams } },
     async (request, reply) => {
       await service.mustGet(request.params.id);
       const file = path.join(deps.config.artifactStore, 'runs', request.params.id, 'summary.md');
@@ -141,7 +141,7 @@ export async function ciRoutes(app: FastifyInstance, deps: CiRouteDeps) {
 
   r.get(
     '/ci/runs/:id/artifacts/*',
-    { preHandler: auth.requireRole('viewer'), schema: { summary: 'One artifact of a run, served sandboxed', tags: ['runs'], params: RunIdParams.extend({ '*': z.string().max(500) }) } },
+    { onRequest: auth.requireRole('viewer'), schema: { summary: 'One artifact of a run, served sandboxed', tags: ['runs'], params: RunIdParams.extend({ '*': z.string().max(500) }) } },
     async (request, reply) => {
       const { id } = request.params;
       const wanted = request.params['*'];

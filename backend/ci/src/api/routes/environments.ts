@@ -15,20 +15,20 @@ export async function environmentRoutes(app: FastifyInstance, deps: { service: R
 
   r.get(
     '/ci/environments',
-    { preHandler: auth.requireRole('viewer'), schema: { summary: 'Environments: current version, last deployment, active run, queue', tags: ['environments'], response: { 200: z.object({ environments: z.array(Environment) }) } } },
+    { onRequest: auth.requireRole('viewer'), schema: { summary: 'Environments: current version, last deployment, active run, queue', tags: ['environments'], response: { 200: z.object({ environments: z.array(Environment) }) } } },
     async () => ({ environments: await service.environments() }),
   );
 
   r.get(
     '/ci/environments/:env/deployments',
-    { preHandler: auth.requireRole('viewer'), schema: { summary: 'Deployment history of one environment', tags: ['environments'], params: EnvParams, querystring: AppQuery, response: { 200: z.object({ deployments: z.array(Deployment) }) } } },
+    { onRequest: auth.requireRole('viewer'), schema: { summary: 'Deployment history of one environment', tags: ['environments'], params: EnvParams, querystring: AppQuery, response: { 200: z.object({ deployments: z.array(Deployment) }) } } },
     async (request) => ({ deployments: await service.deployments(request.query.app, request.params.env) }),
   );
 
   r.get(
     '/ci/environments/:env/metrics',
     {
-      preHandler: auth.requireRole('viewer'),
+      onRequest: auth.requireRole('viewer'),
       schema: {
         summary: 'Deployment frequency, change failure rate, time to restore, lead time',
         tags: ['environments'],
@@ -42,7 +42,7 @@ export async function environmentRoutes(app: FastifyInstance, deps: { service: R
   r.post(
     '/ci/environments/:env/rollback',
     {
-      preHandler: auth.requireRole('admin'),
+      onRequest: auth.requireRole('admin'),
       schema: { summary: 'Roll back to N-1 (restore the backup of the newest deployment)', tags: ['environments'], params: EnvParams, body: RollbackBody, response: { 202: z.object({ run_id: z.string(), status: z.literal('queued'), rollback_to: z.string(), restores: z.string().nullable() }), 409: ErrorBody, 422: ErrorBody } },
     },
     async (request, reply) => {

@@ -7,12 +7,12 @@ import type { AuthSeam } from '../auth_seam.js';
 
 export async function sandboxRoutes(app: FastifyInstance, deps: { sandbox: Sandbox | null; auth: AuthSeam }) {
   const off = () => new AppError(404, 'not_found', 'The sandbox is not in use (JENKINS_URL is set); these endpoints exist only with the sandbox.');
-  app.get('/ci/sandbox', { preHandler: deps.auth.requireRole('viewer'), schema: { tags: ['sandbox'], summary: 'Sandbox Jenkins and DevTest URLs and the faults in force' } }, async () => {
+  app.get('/ci/sandbox', { onRequest: deps.auth.requireRole('viewer'), schema: { tags: ['sandbox'], summary: 'Sandbox Jenkins and DevTest URLs and the faults in force' } }, async () => {
     const sb = deps.sandbox;
     if (!sb) throw off();
     return { sandbox: true, jenkins_url: sb.jenkinsUrl, devtest_url: sb.devtestUrl, deployed_version: sb.deployedVersion(), faults: sb.getFaults() };
   });
-  app.put('/ci/sandbox/faults', { preHandler: deps.auth.requireRole('deployer'), schema: { tags: ['sandbox'], summary: 'Induce faults in the sandbox' } }, async (request) => {
+  app.put('/ci/sandbox/faults', { onRequest: deps.auth.requireRole('deployer'), schema: { tags: ['sandbox'], summary: 'Induce faults in the sandbox' } }, async (request) => {
     const sb = deps.sandbox;
     if (!sb) throw off();
     let patch;

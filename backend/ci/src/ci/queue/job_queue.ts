@@ -16,4 +16,6 @@ export interface JobQueue {
   /** Stops consuming; running runs stop following (their lease lapses, another worker resumes them). */
   stop(): Promise<void>;
   readonly kind: 'embedded' | 'bullmq';
+  /** Checks the queue's backing service (Redis for BullMQ); absent when there is none. */
+  ping?(): Promise<void>;
 }
