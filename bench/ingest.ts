@@ -1,0 +1,120 @@
+/**
+ * Log ingestion: a finished build whose console is 100 MB of short and long lines, read by the
+ * backend through the real path (progressiveText → decode → split → attribute → redact → SQLite
+ * → hub). Throughput is compared with a plain file copy of the same bytes in the same run
+ * (stream read → write, and fs.copyFile). Peak RSS is the backend process's VmHWM.
+ * Targets: ≥ 0.5× the copy's throughput; RSS < 200 MB.
+ */
+import { copyFile, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, mkdtempSync, openSync, writeSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import Database from 'better-sqlite3';
+import { type BenchOptions, type BenchResult, mb, memOf, postRun, sleep, startBackendChild, waitTerminal } from './lib/common.js';
+import { type FakeBuild, startFakeJenkins } from './lib/fake_jenkins.js';
+
+/** Writes `bytes` of console: 70 % short lines (~60 B), 30 % long ones (0.5–4 KB), stage markers here and there. */
+function writeConsole(file: string, bytes: number): { lines: number; bytes: number } {
+  const fd = openSync(file, 'w');
+  let written = 0;
+  let lines = 0;
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const filler = 'abcdefghijklmnopqrstuvwxyz0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ-_.:/'.repeat(80);
+  let batch: string[] = [];
+  let batchBytes = 0;
+  const flush = () => {
+    const buf = Buffer.from(batch.join(''), 'utf8');
+    writeSync(fd, buf);
+    written += buf.length;
+    batch = [];
+    batchBytes = 0;
+  };
+  batch.push('Started by user bench\n[Pipeline] Start of Pipeline\n[Pipeline] { (Build & Unit Tests)\n');
+  while (written + batchBytes < bytes) {
+    const r = rnd();
+    const len = r < 0.7 ? 40 + Math.floor(rnd() * 40) : 500 + Math.floor(rnd() * 3500);
+    const start = Math.floor(rnd() * 1000);
+    const marker = r < 0.2 ? '[build] ' : '';
+    const line = `${marker}${lines} ${filler.slice(start, start + len)}\n`;
+    batch.push(line);
+    batchBytes += line.length;
+    lines++;
+    if (batchBytes > 1 << 20) flush();
+  }
+  batch.push('[Pipeline] End of Pipeline\nFinished: SUCCESS\n');
+  flush();
+  closeSync(fd);
+  return { lines: lines + 5, bytes: written };
+}
+
+export async function ingestBench(o: BenchOptions): Promise<BenchResult> {
+  const size = (o.quick ? 10 : 100) * 1024 * 1024;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qaci-bench-ingest-'));
+  const file = path.join(dir, 'console.log');
+  const made = writeConsole(file, size);
+
+  // Baselines on the same bytes, in the same run.
+  const copyTo = path.join(dir, 'copy.log');
+  const t0 = performance.now();
+  await pipeline(createReadStream(file), createWriteStream(copyTo));
+  const streamCopyMs = performance.now() - t0;
+  await rm(copyTo);
+  const t1 = performance.now();
+  await copyFile(file, copyTo);
+  const copyFileMs = performance.now() - t1;
+  await rm(copyTo);
+
+  const fake = await startFakeJenkins();
+  const holder: { build: FakeBuild | null } = { build: null };
+  fake.onTrigger((b) => {
+    b.file = file;
+    b.finish();
+    holder.build = b;
+  });
+  const backend = await startBackendChild(fake, { JENKINS_POLL_MS: '100' });
+  try {
+    await sleep(500);
+    const before = memOf(backend.pid);
+    const id = await postRun(backend);
+    // Sample RSS while it ingests (VmHWM gives the peak; the samples show the shape).
+    let peakRss = before.rss;
+    const sampler = setInterval(() => {
+      try {
+        peakRss = Math.max(peakRss, memOf(backend.pid).rss);
+      } catch {
+        /* process gone */
+      }
+    }, 50);
+    const run = await waitTerminal(backend, id, o.quick ? 120_000 : 480_000);
+    clearInterval(sampler);
+    const after = memOf(backend.pid);
+    const db = new Database(backend.dbFile, { readonly: true });
+    const done = db.prepare("select ts from log_lines where run_id = ? and text like 'backend: Jenkins build #% finished%'").get(id) as { ts: string } | undefined;
+    const stored = (db.prepare("select count(*) n from log_lines where run_id = ? and text not like 'backend: %'").get(id) as { n: number }).n;
+    db.close();
+    const b = holder.build;
+    if (!done || !b?.firstConsoleReadAt) throw new Error(`the run did not finish reading the console (status ${run.status}: ${run.reason})`);
+    const ingestMs = Date.parse(done.ts) - b.firstConsoleReadAt;
+    const mbps = (t: number) => made.bytes / 1024 / 1024 / (t / 1000);
+    const ratio = streamCopyMs / ingestMs;
+    return {
+      name: 'Log ingestion (100 MB console through the real ingest path)',
+      setup: `${mb(made.bytes)}, ${made.lines} lines (70 % ~60 B, 30 % 0.5–4 KB), a finished build read from offset 0 (one progressiveText reply); backend = real server.ts child`,
+      rows: [
+        { metric: 'ingest (first console read → "build finished" stored)', value: `${(ingestMs / 1000).toFixed(1)} s = ${mbps(ingestMs).toFixed(1)} MB/s` },
+        { metric: 'plain copy (read stream → write stream)', value: `${(streamCopyMs / 1000).toFixed(2)} s = ${mbps(streamCopyMs).toFixed(0)} MB/s` },
+        { metric: 'plain copy (fs.copyFile)', value: `${(copyFileMs / 1000).toFixed(2)} s = ${mbps(copyFileMs).toFixed(0)} MB/s` },
+        { metric: 'ingest throughput vs stream copy', value: `${ratio.toFixed(3)}×`, against: 'target ≥ 0.5×', verdict: ratio >= 0.5 ? 'meets target' : 'misses target' },
+        { metric: 'backend peak RSS (VmHWM)', value: mb(after.hwm), against: `target < 200 MB (idle RSS before: ${mb(before.rss)})`, verdict: after.hwm < 200 * 1024 * 1024 ? 'meets target' : 'misses target' },
+        { metric: 'lines stored vs written', value: `${stored} / ${made.lines}`, verdict: stored === made.lines ? 'meets target' : 'misses target' },
+      ],
+      notes: [`sampled RSS peak ${mb(peakRss)}; run ended ${run.status} (no reports in this console, so the reports gate fails it — expected)`],
+    };
+  } finally {
+    await backend.proc.kill();
+    await fake.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
