@@ -104,6 +104,46 @@ describe('command blocks in the operator documents', () => {
     expect(r.stdout.trim()).toBe('');
   });
 
+  it('the scripts the blocks call exist and take the options the blocks pass', () => {
+    const problems: string[] = [];
+    const COMMON_PS = new Set(['confirm', 'whatif', 'verbose', 'erroraction', 'debug']);
+    const checked = { py: 0, ps: 0 };
+    for (const b of blocks.filter((x) => SHELL_LANGS.has(x.lang))) {
+      for (const line of b.body.split('\n')) {
+        // py <repo script>.py --option …: the script exists and its argparse declares each option.
+        for (const m of line.matchAll(/\bpy\s+((?:scripts|jenkins|tests)[\\/][\w/\\.-]+\.py)((?:\s+(?:--?[\w-]+|[^\s|;&]+))*)/g)) {
+          const rel = m[1]!.replace(/\\/g, '/');
+          if (!existsSync(path.join(REPO_ROOT, rel))) {
+            problems.push(`${b.file}:${b.line}: ${rel} does not exist`);
+            continue;
+          }
+          const source = readDoc(rel);
+          checked.py++;
+          for (const opt of m[2]!.match(/(?<=\s)--[\w-]+/g) ?? []) {
+            if (!source.includes(`"${opt}"`) && !source.includes(`'${opt}'`)) problems.push(`${b.file}:${b.line}: ${rel} has no option ${opt}`);
+          }
+        }
+        // & .\scripts\ps\<name>.ps1 -Param …: the script exists and its param() block declares each parameter.
+        for (const m of line.matchAll(/\.\\scripts\\ps\\([\w-]+\.ps1)((?:\s+[^|;]*)?)/g)) {
+          const rel = `scripts/ps/${m[1]}`;
+          if (!existsSync(path.join(REPO_ROOT, rel))) {
+            problems.push(`${b.file}:${b.line}: ${rel} does not exist`);
+            continue;
+          }
+          const source = readDoc(rel).toLowerCase();
+          checked.ps++;
+          for (const p of m[2]!.match(/(?<=\s)-([A-Za-z]+)(?=[\s:]|$)/g) ?? []) {
+            const name = p.slice(1).toLowerCase();
+            if (!COMMON_PS.has(name) && !new RegExp(`\\]\\s*\\$${name}\\b`).test(source)) problems.push(`${b.file}:${b.line}: ${rel} has no parameter -${p.slice(1)}`);
+          }
+        }
+      }
+    }
+    expect(checked.py).toBeGreaterThanOrEqual(4);
+    expect(checked.ps).toBeGreaterThanOrEqual(1);
+    expect(problems).toEqual([]);
+  });
+
   it('docker-only blocks name compose files, services and paths that exist', () => {
     const docker = blocks.filter((b) => b.marker?.kind === 'docker-only');
     expect(docker.length).toBeGreaterThan(0);
