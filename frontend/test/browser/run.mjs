@@ -398,6 +398,27 @@ async function sandboxScenario(browser, backend) {
     await page.locator(`tr[data-run-id="${rollbackRun}"]`, { hasText: 'rollback' }).waitFor({ timeout: STEP_TIMEOUT });
   });
 
+  await step('a deploy while another run is active shows its queue position', async () => {
+    // Two full runs through the API keep DevTest busy for a while (runs on one environment go one at a time).
+    for (let i = 0; i < 2; i++) {
+      const other = await (await fetch(`${base}/ci/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app: 'WeSign', env: 'DevTest', branch_or_tag: 'main', dry_run: false, test_suite: 'full', provider: 'jenkins' }) })).json();
+      assert(other.run_id, `POST /ci/runs answered ${JSON.stringify(other)}`);
+    }
+    await page.getByTestId('queue-notice').waitFor({ timeout: STEP_TIMEOUT });
+    await page.getByRole('button', { name: 'Deploy WeSign to DevTest' }).click();
+    const pos = Number(await page.getByTestId('queue-position').textContent({ timeout: STEP_TIMEOUT }));
+    assert(pos >= 1, `queue position shown: ${pos}`);
+    // Let both finish, so nothing is left running.
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const e = (await (await fetch(`${base}/ci/environments`)).json()).environments[0];
+      if (!e.active_run_id && e.queue_length === 0) break;
+      assert(Date.now() < deadline, 'the queued runs did not finish within 180 s');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    log(`      (queue position shown: ${pos})`);
+  });
+
   await step('no script errors on the page', async () => {
     assert(pageErrors.length === 0, `page errors:\n${pageErrors.join('\n')}`);
   });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { screen, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { run, stage } from '../../test/fixtures.js';
 import { renderWithApi, startTestApi, type TestApi } from '../../test/harness.js';
@@ -102,5 +102,25 @@ describe('scorePartsOf', () => {
     expect(parts).toEqual([{ id: 'build', weight: 20, included: true, score: 100, detail: '11 of 11' }]);
     expect(scorePartsOf(null)).toEqual([]);
     expect(scorePartsOf({ score: 'x' })).toEqual([]);
+  });
+});
+
+describe('RunDetails cancel', () => {
+  it('lets a deployer cancel a running run and reports it', async () => {
+    api.on('POST /ci/runs/11111111-2222-4333-8444-555555555555/cancel', () => ({ status: 202, body: { run_id: '11111111-2222-4333-8444-555555555555', status: 'running' } }));
+    let cancelled = false;
+    const user = userEvent.setup();
+    renderWithApi(<RunDetails run={run()} canCancel onCancelled={() => (cancelled = true)} />, api.baseUrl);
+    await user.click(screen.getByRole('button', { name: 'Cancel run' }));
+    await waitFor(() => expect(cancelled).toBe(true));
+    expect(api.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/cancel'))).toHaveLength(1);
+  });
+
+  it('offers no cancel without the role or once the run has finished', () => {
+    const { unmount } = renderWithApi(<RunDetails run={run()} />, api.baseUrl);
+    expect(screen.queryByRole('button', { name: 'Cancel run' })).toBeNull();
+    unmount();
+    renderWithApi(<RunDetails run={run({ status: 'success', finished_at: '2026-12-04T10:05:00.000Z' })} canCancel />, api.baseUrl);
+    expect(screen.queryByRole('button', { name: 'Cancel run' })).toBeNull();
   });
 });
