@@ -114,3 +114,20 @@ describe('classifyFailure', () => {
     expect(c).toMatchObject({ kind: 'unknown', message: 'stage package failed for a reason the logs do not name' });
   });
 });
+
+describe('classifyFailure: smoke', () => {
+  it('names a deployed version whose health URLs answer 5xx as a regression caught by smoke', async () => {
+    const { classifyFailure } = await import('../../src/ci/reports/classify.js');
+    const c = classifyFailure({
+      status: 'rolled_back',
+      failed_gates: ['smoke'],
+      ci_result: 'FAILURE',
+      stages: [{ id: 'deploy', status: 'success' }, { id: 'smoke', status: 'failure' }],
+      lines: ['[smoke] GET http://DevTest/health -> 503 Service Unavailable (attempt 4 of 4)', '[rollback] restoring 20261204_101010'],
+      tests: { build: { failed: 0, failed_tests: [] }, api: { failed: 0, failed_tests: [] }, e2e: { failed: 0, failed_tests: [] } },
+    });
+    expect(c?.kind).toBe('test_regression');
+    expect(c?.message).toMatch(/failed smoke/);
+    expect(c?.evidence[0]).toContain('503');
+  });
+});

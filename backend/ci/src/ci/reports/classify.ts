@@ -108,6 +108,19 @@ export function classifyFailure(i: ClassifyInput): Classification | null {
     return { kind: 'configuration', message: `${r.message(server)} (stage config failed)`, next_step: r.next({ server, credentialsId }), evidence: i.lines.slice(-3).map(clip) };
   }
 
+  // The new version answered 5xx on its health URLs: the smoke check caught a regression of the deployment.
+  if (failedStage === 'smoke' || i.failed_gates.includes('smoke')) {
+    const unhealthy = i.lines.filter((l) => /\b5\d\d\b|Unhealthy|Service Unavailable/i.test(l) && /smoke|health/i.test(l));
+    if (unhealthy.length) {
+      return {
+        kind: 'test_regression',
+        message: `the deployed version failed smoke: its health endpoints answered with server errors (suite smoke)`,
+        next_step: `Open smoke.json and the application's own logs on ${server} (Event Viewer → Application, the IIS stdout logs under DEPLOY_DIR); a startup failure there is usually a setting (compare this run's config transform with the last green run) or a code change. If the run was rolled back, the previous version is serving again.`,
+        evidence: unhealthy.slice(-5).map(clip),
+      };
+    }
+  }
+
   const suites = (['build', 'api', 'e2e'] as const).filter((s) => i.tests[s].failed + (i.tests[s].errors ?? 0) + (s === 'api' ? (i.tests.api.script_errors ?? 0) : 0) > 0);
   if (suites.length) {
     const label = { build: 'unit tests', api: 'API tests', e2e: 'E2E tests' } as const;
