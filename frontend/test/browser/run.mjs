@@ -522,6 +522,9 @@ async function tokenScenario(browser) {
       await page.getByRole('button', { name: 'Deploy WeSign to DevTest' }).click(); // a cookie-authenticated write: needs X-CSRF-Token
       const deployRun = await waitForNewRun(page, null);
       await waitForRunStatus(page, 'Succeeded');
+      // The live log is a same-origin WebSocket: the session cookie must authenticate it.
+      await page.getByTestId('log-end').waitFor({ timeout: STEP_TIMEOUT });
+      assert((await page.locator('.log-line').count()) > 0, 'no log line arrived over the WebSocket with a session cookie');
       const button = page.getByRole('button', { name: 'Rollback N-1' });
       await page.waitForFunction(() => {
         const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Rollback N-1');

@@ -36,7 +36,7 @@ export function EnvironmentCard({ environment: e, role, onRollbackStarted, onOpe
             <dt>Deployed now</dt>
             <dd data-testid="current-version">
               <strong>{cur.version}</strong>
-              {cur.commit ? (
+              {cur.commit && !cur.version.includes(cur.commit.slice(0, 7)) ? (
                 <>
                   {' '}
                   <code title={cur.commit}>{cur.commit.slice(0, 10)}</code>
