@@ -91,8 +91,9 @@ export async function ingestBench(o: BenchOptions): Promise<BenchResult> {
     clearInterval(sampler);
     const after = memOf(backend.pid);
     const db = new Database(backend.dbFile, { readonly: true });
-    const done = db.prepare("select ts from log_lines where run_id = ? and text like 'backend: Jenkins build #% finished%'").get(id) as { ts: string } | undefined;
-    const stored = (db.prepare("select count(*) n from log_lines where run_id = ? and text not like 'backend: %'").get(id) as { n: number }).n;
+    const done = db.prepare("select ts, seq from log_lines where run_id = ? and text like 'backend: Jenkins build #% finished%'").get(id) as { ts: string; seq: number } | undefined;
+    // Jenkins' lines: everything before the backend's "finished" note that is not a backend note.
+    const stored = (db.prepare("select count(*) n from log_lines where run_id = ? and seq < ? and text not like 'backend: %'").get(id, done?.seq ?? 0) as { n: number }).n;
     db.close();
     const b = holder.build;
     if (!done || !b?.firstConsoleReadAt) throw new Error(`the run did not finish reading the console (status ${run.status}: ${run.reason})`);

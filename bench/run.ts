@@ -5,8 +5,11 @@
  *   npm run bench                 all, full size (~10 min on 2 shared cores)
  *   npm run bench -- --quick      all, small sizes (a smoke run, ~2 min)
  *   npm run bench -- latency api  only those (latency, ingest, fanout, api, e2e)
- *   npm run bench -- --json out.json   also write the results as JSON
+ *   npm run bench -- --out=r.json also write the results as JSON
  *
+ * The root script (`npm run bench -w backend/ci`) has no `--` of its own, so from the root npm
+ * takes `--quick` / `--out` as its own config; they then arrive as npm_config_quick / _out and
+ * are honoured from there too.
  * Figures are wall-clock on a shared machine: quote ratios and medians, not single numbers.
  * docs/benchmarks.md records a run and explains each figure.
  */
@@ -28,10 +31,10 @@ const all: Record<string, (o: BenchOptions) => Promise<BenchResult>> = {
 };
 
 const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const jsonAt = args.indexOf('--json');
-const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
-const names = args.filter((a, i) => !a.startsWith('--') && (jsonAt < 0 || i !== jsonAt + 1));
+const quick = args.includes('--quick') || process.env.npm_config_quick === 'true';
+const outArg = args.find((a) => a.startsWith('--out='));
+const jsonFile = outArg ? outArg.slice('--out='.length) : process.env.npm_config_out && process.env.npm_config_out !== 'true' ? process.env.npm_config_out : undefined;
+const names = args.filter((a) => !a.startsWith('--'));
 const unknown = names.filter((n) => !(n in all));
 if (unknown.length) {
   console.error(`unknown benchmark ${unknown.join(', ')}; choose from: ${Object.keys(all).join(', ')}`);

@@ -107,7 +107,13 @@ const TERMINAL = new Set(['success', 'failed', 'rolled_back', 'cancelled', 'erro
 export async function waitTerminal(b: BackendChild, id: string, timeoutMs: number): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await getRun(b, id);
+    let r;
+    try {
+      r = await getRun(b, id);
+    } catch (err) {
+      const c = b.proc.child;
+      throw new Error(`the backend did not answer (${(err as Error).message}; exit ${c.exitCode ?? c.signalCode ?? 'none'}); its output:\n${b.proc.output().slice(-3000)}`);
+    }
     if (TERMINAL.has(r.status)) return r;
     if (Date.now() > deadline) throw new Error(`run ${id} not finished after ${timeoutMs} ms: ${JSON.stringify(r).slice(0, 300)}`);
     await sleep(100);
