@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -356,7 +356,7 @@ class RunContext {
     await this.setStage('report', 'running');
     const build = this.build();
     const runDir = path.join(this.d.config.artifactStore, 'runs', this.run.run_id);
-    await mkdir(runDir, { recursive: true });
+    await this.storeWrite('create the run folder', () => mkdir(runDir, { recursive: true }));
     const list = await this.retrying('list the artifacts', () => this.d.provider.listArtifacts(build, this.signal));
     const rows = [];
     for (const a of list) {
@@ -367,28 +367,42 @@ class RunContext {
         await this.backendLog('report', `backend: refused artifact with an unsafe path: ${a.relativePath}`);
         continue;
       }
-      await mkdir(path.dirname(dest), { recursive: true });
+      await this.storeWrite(`create the folder of ${rel}`, () => mkdir(path.dirname(dest), { recursive: true }));
       await this.retrying(`download ${a.relativePath}`, async () => {
         const body = await this.d.provider.downloadArtifact(build, a.relativePath, this.signal);
         const tmp = `${dest}.part`;
         try {
-          await pipeline(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>), createWriteStream(tmp));
-          const { rename } = await import('node:fs/promises');
-          await rename(tmp, dest);
+          // Written to .part and renamed: a crash never leaves a half file under the real name.
+          await this.storeWrite(`write ${rel}`, async () => {
+            await pipeline(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>), createWriteStream(tmp));
+            await rename(tmp, dest);
+          });
         } catch (err) {
-          await rm(tmp, { force: true });
-          const e = coerceError(err);
-          // Disk full / read-only store: not a Jenkins problem, no point retrying.
-          if (/ENOSPC|EROFS|EACCES|EPERM/.test((e as NodeJS.ErrnoException).code ?? e.message)) {
-            throw new FatalRunError('infrastructure', `Could not write artifact ${rel} to ARTIFACT_STORE (${(e as NodeJS.ErrnoException).code ?? e.message}); free space or fix permissions on ${this.d.config.artifactStore}.`);
-          }
-          throw e;
+          await rm(tmp, { force: true }).catch(() => undefined);
+          throw err;
         }
       });
       rows.push(rel);
     }
     await this.backendLog('report', `backend: fetched ${rows.length} artifact${rows.length === 1 ? '' : 's'} into the artifact store`);
     await this.patch({ phase: 'aggregating' });
+  }
+
+  /**
+   * Runs a write to the artifact store. A filesystem error there (disk full,
+   * read-only, permissions, a file where a folder should be) is not a Jenkins
+   * problem and retrying will not help: the run ends `error` saying what to fix.
+   */
+  private async storeWrite<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code && STORE_ERRNO[code]) {
+        throw new FatalRunError('infrastructure', `Could not ${what} in ARTIFACT_STORE (${this.d.config.artifactStore}): ${STORE_ERRNO[code]} (${code}); free space or fix permissions on the store, then start the run again; the Jenkins build and its artifacts are kept in Jenkins.`);
+      }
+      throw err;
+    }
   }
 
   private async judge() {
@@ -743,6 +757,20 @@ class RunContext {
     this.run = { ...this.run, ...p };
   }
 }
+
+/** Filesystem errors of the artifact store, in words an operator can act on. */
+const STORE_ERRNO: Record<string, string> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exhausted',
+  EROFS: 'the file system is read-only',
+  // Node's recursive mkdir reports a read-only parent as ENOENT.
+  ENOENT: 'a folder could not be created (read-only or removed file system?)',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a file stands where a folder must be',
+  EEXIST: 'a file stands where a folder must be',
+  EISDIR: 'a folder stands where a file must be',
+};
 
 export class FatalRunError extends Error {
   override name = 'FatalRunError';
