@@ -23,10 +23,18 @@ export type Plan =
   | { kind: 'lostAnswer'; code: number }
   /** Wait for `until` before forwarding; if the caller goes away meanwhile, never forward. */
   | { kind: 'hold'; until: Promise<void>; onHeld?: () => void }
+  /** Forward, then answer what `fn` makes of Jenkins' reply (hostile or broken replies). */
+  | { kind: 'rewrite'; fn: (up: Upstream) => Upstream }
   /** Forward, then wait for `until` before answering. */
   | { kind: 'holdAnswer'; until: Promise<void>; onHeld?: () => void }
   /** Forward; send the headers and `afterBytes` of the body, then wait for `until` before the rest. */
   | { kind: 'holdMidBody'; afterBytes: number; until: Promise<void>; onHeld?: () => void };
+
+export interface Upstream {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
 
 export interface SeenRequest {
   method: string;
@@ -127,6 +135,11 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
           record.status = plan.code;
           res.writeHead(plan.code, { 'content-type': 'text/html' });
           res.end(`<html><body>proxy lost Jenkins' answer (${up.status})</body></html>`);
+          return;
+        }
+        if (plan.kind === 'rewrite') {
+          const out = plan.fn(up);
+          answer(out.status, out.headers, out.body);
           return;
         }
         if (plan.kind === 'holdAnswer') {
