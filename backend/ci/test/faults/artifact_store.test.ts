@@ -88,9 +88,8 @@ describe('the artifact store fails during the artifact fetch', () => {
     if (!mounted && isRoot) rmSync(path.join(mountDir, 'runs', id), { force: true });
   }, 120_000);
 
-  // Fails today (reported to the lead): fetchArtifacts creates the run folder with a bare mkdir outside
-  // the errno check that the downloads have, so the reason is a raw "ENOENT: no such file or directory,
-  // mkdir …" (Node's recursive mkdir turns EROFS into ENOENT) with no hint that the store is read-only.
+  // Failed before 376b577: the run folder was created by a bare mkdir outside the errno check, so the
+  // reason was a raw "ENOENT: …, mkdir …" (Node's recursive mkdir reports EROFS as ENOENT) with no hint.
   it.runIf(isRoot)('read-only store (remounted read-only while the build runs): the run ends `error` saying so', async () => {
     if (!mounted) return expect.fail('needs mount as root; the first test covers this machine with a file in place of the folder');
     // Make room again (a fresh, bigger tmpfs), then flip it read-only once the build is followed.
