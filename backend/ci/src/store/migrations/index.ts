@@ -5,10 +5,12 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_init.js';
 import * as m002 from './002_auth.js';
+import * as m003 from './003_run_history_index.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_init': m001,
   '002_auth': m002,
+  '003_run_history_index': m003,
 };
 
 export const migrationProvider: MigrationProvider = {
