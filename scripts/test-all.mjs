@@ -33,7 +33,7 @@ const suites = [
   { name: 'typecheck-frontend', cmd: npx, args: ['tsc', '--noEmit', '-p', 'frontend/tsconfig.json'], when: 'frontend/tsconfig.json' },
   { name: 'backend', cmd: npx, args: ['vitest', 'run', '--root', 'backend/ci'] },
   { name: 'frontend', cmd: npx, args: ['vitest', 'run', '--root', 'frontend'], when: 'frontend/vitest.config.ts' },
-  { name: 'python', tool: python, cmd: python, args: ['-m', 'pytest', '-q', 'scripts/tests'], when: 'scripts/tests' },
+  { name: 'pytest', tool: python, cmd: python, args: ['-m', 'pytest', '-q', 'scripts/tests'], when: 'scripts/tests' },
   { name: 'powershell', tool: pwsh, cmd: pwsh, args: ['-NoProfile', '-NonInteractive', '-File', 'tests/ps/Invoke-Tests.ps1'], when: 'tests/ps/Invoke-Tests.ps1' },
   { name: 'jenkinsfile-lint', cmd: npx, args: ['npm-groovy-lint', '--noserver', '--failon', 'error', '--config', '.groovylintrc.json', 'Jenkinsfile'], when: 'Jenkinsfile' },
   { name: 'browser', cmd: 'node', args: ['frontend/test/browser/run.mjs'], when: 'frontend/test/browser/run.mjs' },

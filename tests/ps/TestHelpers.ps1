@@ -170,10 +170,11 @@ function Get-FreeTcpPort {
 
 function Start-SmokeServer {
     <# Starts fixtures/smoke_server.py on a free loopback port; returns @{ Process; BaseUrl }. Stop it with Stop-SmokeServer. #>
-    $python = Get-Command -Name python3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
-    if (-not $python) { $python = Get-Command -Name python -CommandType Application -ErrorAction Stop | Select-Object -First 1 }
+    # The py launcher on Windows (the user's convention); python3 where there is none (Linux CI).
+    $interpreter = Get-Command -Name py, python3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if (-not $interpreter) { throw 'Neither the py launcher nor python3 was found; the smoke tests need one to serve fixtures/smoke_server.py.' }
     $info = New-Object -TypeName System.Diagnostics.ProcessStartInfo
-    $info.FileName = $python.Source
+    $info.FileName = $interpreter.Source
     $info.Arguments = '"{0}"' -f (Join-Path -Path $PSScriptRoot -ChildPath 'fixtures/smoke_server.py')
     $info.UseShellExecute = $false
     $info.RedirectStandardOutput = $true
