@@ -529,7 +529,8 @@ class RunContext {
         commit_sha: this.run.commit_sha,
         artifact_sha256: manifest.artifact_sha256 ?? null,
         backup_id: manifest.backup_id ?? null,
-        status: status === 'success' ? 'deployed' : status === 'rolled_back' ? 'rolled_back' : summary.rollback_failed ? 'failed' : 'failed',
+        // `failed`: on DevTest, but a gate failed (or its rollback did); it is still what runs there.
+        status: status === 'success' ? 'deployed' : status === 'rolled_back' ? 'rolled_back' : 'failed',
         initiator: this.run.initiator,
         deployed_at: now(),
       });
@@ -669,7 +670,7 @@ class RunContext {
     // Stages that never ran are skipped (or cancelled), so no chip stays "pending" forever.
     const leftovers = [...this.stages.values()].filter((s) => s.status === 'pending' || s.status === 'running');
     for (const s of leftovers) await this.setStage(s.id as StageId, status === 'cancelled' ? 'cancelled' : s.status === 'running' ? 'failure' : 'skipped');
-    await this.patch({ status, phase: 'done', reason, failure_kind: failureKind, finished_at: now(), lease_owner: null, lease_expires_at: null }, true);
+    await this.patch({ status, phase: 'done', reason, failure_kind: failureKind, finished_at: now(), lease_owner: null, lease_expires_at: null });
     await this.emitStatus(status, reason);
     this.d.events.emit('run:finished', { runId: this.run.run_id, status });
     this.log.info({ status, reason }, 'run finished');
@@ -684,15 +685,14 @@ class RunContext {
         await this.notify();
         return;
       }
-      const fatal = err instanceof FatalRunError;
-      const kind = fatal ? err.kind : err instanceof ProviderError ? 'infrastructure' : 'infrastructure';
+      // Anything that is not a classified FatalRunError is an infrastructure failure (Jenkins, the store, a bug).
+      const kind = err instanceof FatalRunError ? err.kind : 'infrastructure';
       const message = this.d.redactor.mask(err.message);
       this.log.error({ err: message }, 'run ended with an error');
       const stage = ([...this.stages.values()].find((s) => s.status === 'running')?.id ?? 'preflight') as StageId;
       await this.backendLog(stage, `backend: ${message}`);
-      // A Jenkins/config problem is `error` (infrastructure), not a failure of the code under test.
-      const status: RunStatus = fatal && err.kind === 'configuration' ? 'error' : 'error';
-      await this.finishStatus(status, message, kind);
+      // A Jenkins/config/store problem is `error`, never `failed`: the code under test was not judged.
+      await this.finishStatus('error', message, kind);
       if (this.stages.get(stage)?.status === 'running') await this.setStage(stage, 'failure');
       await this.patch({ phase: 'notifying' });
       await this.notify();
@@ -725,6 +725,8 @@ class RunContext {
       const out = await withRetry(fn, {
         deadlineMs: this.deadlineMs,
         signal: this.signal,
+        // Short steps: a flaky Jenkins usually answers the next call; the deadline bounds the total.
+        maxDelayMs: Math.max(1000, this.d.config.jenkins.pollMs * 2),
         onRetry: ({ error, attempt }) => {
           void this.renew().catch(() => undefined);
           if (!noted || attempt % 5 === 0) {
@@ -752,8 +754,8 @@ class RunContext {
     await this.patch({ metrics_json: JSON.stringify(this.book) });
   }
 
-  private async patch(p: Partial<RunRow>, releasing = false) {
-    await this.d.store.updateRun(this.run.run_id, this.owner, releasing ? { ...p } : p);
+  private async patch(p: Partial<RunRow>) {
+    await this.d.store.updateRun(this.run.run_id, this.owner, p);
     this.run = { ...this.run, ...p };
   }
 }

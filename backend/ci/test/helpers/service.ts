@@ -26,7 +26,7 @@ export async function startService(env: Record<string, string> = {}, opts: { san
     ARTIFACT_STORE: path.join(dir, 'artifacts'),
     SANDBOX_TIME_SCALE: '0.02',
     JENKINS_POLL_MS: '100',
-    JENKINS_DEADLINE_S: '20',
+    JENKINS_DEADLINE_S: '60',
     LOG_LEVEL: 'silent',
     PORT: '0',
     ...env,
