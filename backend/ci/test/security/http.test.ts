@@ -151,7 +151,10 @@ describe('artifactHeaders', () => {
       mkdirSync(path.join(h.dir, 'runs', 'r1'), { recursive: true });
       writeFileSync(path.join(h.dir, 'runs', 'r1', 'newman.html'), '<!doctype html><script>alert(1)</script>');
       const res = await fetch(`${h.url}/ci/runs/r1/artifacts/newman.html`);
+      // Read the body: an unread one keeps the connection busy, and close() would wait for it.
+      const body = await res.text();
       expect(res.status).toBe(200);
+      expect(body).toContain('<script>alert(1)</script>');
       expect(res.headers.get('content-security-policy')).toBe('sandbox allow-scripts');
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     } finally {
