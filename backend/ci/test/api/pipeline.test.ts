@@ -174,6 +174,9 @@ describe('live logs', () => {
     expect(stitched).toEqual(all.map((e) => e.seq));
     expect(early.messages.at(-1)!.data).toMatchObject({ type: 'end', status: run.status });
     expect(early.messages.some((m) => m.data.type === 'stage' && m.data.stage.id === 'smoke' && m.data.stage.status === 'success')).toBe(true);
+    // The opening snapshot carries typical durations from the earlier successful runs of this env.
+    const snapshot = early.messages.find((m) => m.data.type === 'stage' && m.data.stage.id === 'build')!.data.stage;
+    expect(snapshot.typical_ms).toBeGreaterThan(0);
     // The text stream carries the same lines as `[stage] text`.
     expect(text.messages.length).toBe(all.length);
     expect(text.messages.every((m) => /^\[[a-z0-9]+\] /.test(m.data))).toBe(true);

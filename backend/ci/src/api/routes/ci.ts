@@ -242,7 +242,10 @@ async function streamRun(socket: WebSocket, deps: CiRouteDeps, runId: string, fr
 
   try {
     if (format === 'json') {
-      for (const s of await deps.store.getStages(runId)) send({ type: 'stage', seq: lastSent, stage: stageToApi(s) });
+      // The snapshot carries each stage's typical duration, so "elapsed vs typical" shows at once.
+      const run = await deps.store.getRun(runId);
+      const typical = run ? await deps.store.typicalStageDurations(run.app, run.env, 20) : {};
+      for (const s of await deps.store.getStages(runId)) send({ type: 'stage', seq: lastSent, stage: stageToApi(s, typical[s.id]) });
     }
     await replay();
     replaying = false;
