@@ -446,7 +446,7 @@ class RunContext {
         links: { runUrl: this.runUrl(), artifactBase: this.artifactUrl('').replace(/\/$/, '') },
       });
       for (const line of renderConsoleBlock(summary).split('\n')) await this.backendLog('report', line);
-      await this.recordArtifacts(runDir);
+      await this.recordArtifacts(runDir, summary);
       await this.recordDeployment(runDir, summary);
       const status = summary.verdict.status as RunStatus;
       const reason = verdictReason(summary, this.book.ci_result ?? null);
@@ -503,15 +503,17 @@ class RunContext {
     return `${base}/ci/runs/${this.run.run_id}/artifacts/${p.split('/').map(encodeURIComponent).join('/')}`;
   }
 
-  private async recordArtifacts(runDir: string) {
-    const files = await listFiles(runDir);
-    const rows = [];
-    for (const rel of files) {
-      const full = path.join(runDir, rel);
-      const { size } = await stat(full);
-      rows.push({ run_id: this.run.run_id, path: rel, name: path.basename(rel), bytes: size, sha256: await sha256File(full), content_type: contentTypeOf(rel) });
+  /** The run's artifact rows: the aggregator already checksummed every file but its own two outputs. */
+  private async recordArtifacts(runDir: string, summary: Summary) {
+    const entries = [...summary.artifacts];
+    for (const own of ['summary.json', 'summary.md']) {
+      const full = path.join(runDir, own);
+      const size = await stat(full).then((st) => st.size, () => null);
+      if (size !== null) entries.push({ name: own, path: own, bytes: size, sha256: await sha256File(full) });
     }
-    await this.d.store.putArtifacts(rows);
+    await this.d.store.putArtifacts(
+      entries.map((e) => ({ run_id: this.run.run_id, path: e.path, name: path.basename(e.path), bytes: e.bytes, sha256: e.sha256, content_type: contentTypeOf(e.path) })),
+    );
   }
 
   private async recordDeployment(runDir: string, summary: Summary) {
@@ -824,17 +826,6 @@ async function readJson<T>(file: string): Promise<T | null> {
   } catch {
     return null;
   }
-}
-
-async function listFiles(dir: string, prefix = ''): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
-  const out: string[] = [];
-  for (const e of await readdir(path.join(dir, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...(await listFiles(dir, rel)));
-    else if (e.isFile() && !e.name.endsWith('.part')) out.push(rel);
-  }
-  return out.sort();
 }
 
 export async function sha256File(file: string): Promise<string> {
