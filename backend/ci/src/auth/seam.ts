@@ -1,7 +1,6 @@
 /**
  * The real implementation of the routes' AuthSeam (api/auth_seam.ts), backed
- * by authPlugin. app.ts swaps `noAuth()` for `createAuthSeam({db, redactor})`
- * after registering authPlugin, in every AUTH_MODE (with AUTH_MODE=none the
+ * by authPlugin. app.ts uses `createAuthSeam({db, redactor})` after registering authPlugin, in every AUTH_MODE (with AUTH_MODE=none the
  * plugin makes every request the local admin, and still records the audit trail).
  */
 import type { Kysely } from 'kysely';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Config, findEnvironment } from '../config.js';
 import type { DeploymentRow, RunFilters, RunRow, RunStore } from '../store/run_store.js';
-import { AppError, conflict, notFound, unprocessable } from './errors.js';
+import { conflict, notFound, unprocessable } from './errors.js';
 import type { JobQueue } from './queue/job_queue.js';
 import { CONTRACT_STAGES, type CreateRunBody, type Deployment, type Environment, type Run, type RunSummary, isTerminal } from './models.js';
 import { runToApi, summaryToApi } from './run_view.js';
@@ -212,4 +212,3 @@ export class RunService {
   }
 }
 
-export { AppError };

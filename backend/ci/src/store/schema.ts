@@ -1,6 +1,4 @@
 /** Table types for Kysely. Booleans are stored as 0/1 integers (portable). */
-import type { Generated } from 'kysely';
-
 export interface RunsTable {
   run_id: string;
   app: string;
@@ -97,4 +95,3 @@ export interface Database {
   counters: CountersTable;
 }
 // Tables of later migrations (auth, 002) are typed in their own modules.
-export type { Generated };

@@ -48,7 +48,7 @@ export async function startRealApp(env: Record<string, string> = {}): Promise<Re
     deployer: (await createToken(db, { name: 'matrix-deployer', role: 'deployer' })).token,
     admin: (await createToken(db, { name: 'matrix-admin', role: 'admin' })).token,
   };
-  // Fail loudly, with the reason, when app.ts does not wire authPlugin (still noAuth()).
+  // Fail loudly, with the reason, when app.ts does not wire authPlugin.
   const me = (await (await fetch(`${url}/ci/me`)).json()) as { user: unknown; auth_mode: string };
   if (me.auth_mode !== 'token' || me.user !== null) {
     await app.close();

@@ -22,10 +22,6 @@ const SKIPPED = /^Stage "(.+)" skipped due to /;
 /** Longest line we store; longer ones are cut with a note (a minified blob in a log helps nobody). */
 export const MAX_LINE_CHARS = 16_384;
 
-export function stageIdForJenkinsName(name: string): StageId | undefined {
-  return NAME_TO_ID.get(name);
-}
-
 export interface ParsedLine {
   stage: StageId;
   text: string;

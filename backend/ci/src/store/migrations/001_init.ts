@@ -3,7 +3,7 @@
  * Kysely's schema builder only, so the same migration runs on SQLite and PostgreSQL.
  * Timestamps are ISO-8601 UTC strings (sortable, identical on both databases).
  */
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -100,7 +100,6 @@ export async function up(db: Kysely<any>): Promise<void> {
   // A monotonically increasing ticket for FIFO order that does not depend on clock resolution.
   await db.schema.createTable('counters').addColumn('name', 'text', (c) => c.primaryKey()).addColumn('value', 'integer', (c) => c.notNull()).execute();
   await db.insertInto('counters').values({ name: 'queue_seq', value: 0 }).execute();
-  void sql;
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
