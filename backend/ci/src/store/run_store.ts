@@ -68,9 +68,40 @@ export interface RunFilters {
 }
 
 export interface ConsoleCursor {
+  /** progressiveText `start` of the reply being read (X-Text-Size of the last complete one). */
   offset: number;
+  /** Body bytes of that reply already stored; 0 between replies (migration 004). */
+  skip?: number;
   pending: string;
   stage: string;
+}
+
+/** About the most text one log_chunks row holds; a single longer line gets a row of its own. */
+export const LOG_CHUNK_CHARS = 64 * 1024;
+
+/**
+ * Groups consecutive lines of one stage into rows of at most LOG_CHUNK_CHARS, seqs from `first`.
+ * Lines never contain "\n" (the console parser splits on it), so joining with "\n" is lossless.
+ */
+function chunkLines(runId: string, first: number, lines: ReadonlyArray<{ stage: string; text: string; ts: string }>) {
+  const chunks: Array<{ run_id: string; first_seq: number; last_seq: number; stage: string; text: string; ts: string }> = [];
+  let start = 0;
+  let size = 0;
+  const close = (end: number) => {
+    const head = lines[start]!;
+    const texts = new Array<string>(end - start);
+    for (let i = start; i < end; i++) texts[i - start] = lines[i]!.text;
+    chunks.push({ run_id: runId, first_seq: first + start, last_seq: first + end - 1, stage: head.stage, text: texts.join('\n'), ts: head.ts });
+    start = end;
+    size = 0;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (i > start && (l.stage !== lines[start]!.stage || l.ts !== lines[start]!.ts || size + l.text.length > LOG_CHUNK_CHARS)) close(i);
+    size += l.text.length + 1;
+  }
+  if (start < lines.length) close(lines.length);
+  return chunks;
 }
 
 export interface RunStore {
@@ -168,6 +199,7 @@ export class KyselyRunStore implements RunStore {
         metrics_json: run.metrics_json,
         notify_json: null,
         console_offset: 0,
+        console_skip: 0,
         console_pending: '',
         console_stage: 'checkout',
         last_seq: 0,
@@ -359,29 +391,50 @@ export class KyselyRunStore implements RunStore {
     return this.db.transaction().execute(async (tx) => {
       const run = await tx.selectFrom('runs').select(['last_seq', 'lease_owner']).where('run_id', '=', runId).executeTakeFirst();
       if (!run || run.lease_owner !== owner) throw new LeaseLostError(`lease on run ${runId} lost`);
-      let seq = Number(run.last_seq);
-      const rows = lines.map((l) => ({ run_id: runId, seq: ++seq, stage: l.stage, text: l.text, ts: l.ts }));
+      const first = Number(run.last_seq) + 1;
+      const chunks = chunkLines(runId, first, lines);
       // Insert in slices: SQLite limits bound parameters per statement.
-      for (let i = 0; i < rows.length; i += 500) await tx.insertInto('log_lines').values(rows.slice(i, i + 500)).execute();
+      for (let i = 0; i < chunks.length; i += 100) await tx.insertInto('log_chunks').values(chunks.slice(i, i + 100)).execute();
       await tx
         .updateTable('runs')
-        .set({ last_seq: seq, console_offset: cursor.offset, console_pending: cursor.pending, console_stage: cursor.stage })
+        .set({
+          last_seq: first - 1 + lines.length,
+          console_offset: cursor.offset,
+          console_skip: cursor.skip ?? 0,
+          console_pending: cursor.pending,
+          console_stage: cursor.stage,
+        })
         .where('run_id', '=', runId)
         .execute();
-      return rows.map(({ seq: s, stage, text, ts }) => ({ seq: s, stage, text, ts }));
+      return lines.map((l, i) => ({ seq: first + i, stage: l.stage, text: l.text, ts: l.ts }));
     });
   }
 
   async readLogs(runId: string, afterSeq: number, limit: number): Promise<LogRow[]> {
-    const rows = await this.db
-      .selectFrom('log_lines')
-      .select(['seq', 'stage', 'text', 'ts'])
-      .where('run_id', '=', runId)
-      .where('seq', '>', afterSeq)
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
+    const out: LogRow[] = [];
+    let after = afterSeq;
+    // A few chunks at a time: one chunk holds up to ~64 KB, so never fetch more than the page needs.
+    while (out.length < limit) {
+      const rows = await this.db
+        .selectFrom('log_chunks')
+        .select(['first_seq', 'last_seq', 'stage', 'text', 'ts'])
+        .where('run_id', '=', runId)
+        .where('last_seq', '>', after)
+        .orderBy('last_seq')
+        .limit(8)
+        .execute();
+      for (const r of rows) {
+        const firstSeq = Number(r.first_seq);
+        const texts = r.text.split('\n');
+        for (let i = Math.max(0, after + 1 - firstSeq); i < texts.length && out.length < limit; i++) {
+          out.push({ seq: firstSeq + i, stage: r.stage, text: texts[i]!, ts: r.ts });
+        }
+        after = out.length ? out[out.length - 1]!.seq : after;
+        if (out.length >= limit) break;
+      }
+      if (rows.length < 8) break;
+    }
+    return out;
   }
 
   async putArtifacts(rows: ArtifactRow[]) {

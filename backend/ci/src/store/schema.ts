@@ -34,6 +34,8 @@ export interface RunsTable {
   console_offset: number;
   console_pending: string;
   console_stage: string;
+  /** Body bytes of the reply from console_offset already stored (migration 004). */
+  console_skip: number;
   last_seq: number;
   lease_owner: string | null;
   lease_expires_at: string | null;
@@ -50,9 +52,11 @@ export interface StagesTable {
   finished_at: string | null;
 }
 
-export interface LogLinesTable {
+/** Consecutive lines of one stage, seqs first_seq..last_seq joined with "\n" (migration 004). */
+export interface LogChunksTable {
   run_id: string;
-  seq: number;
+  first_seq: number;
+  last_seq: number;
   stage: string;
   text: string;
   ts: string;
@@ -89,7 +93,7 @@ export interface CountersTable {
 export interface Database {
   runs: RunsTable;
   stages: StagesTable;
-  log_lines: LogLinesTable;
+  log_chunks: LogChunksTable;
   artifacts: ArtifactsTable;
   deployments: DeploymentsTable;
   counters: CountersTable;

@@ -269,8 +269,9 @@ describe.skipIf(!pgOk.ok || !redisOk.ok)('two backend instances on PostgreSQL + 
     expect(Number(end.last_seq)).toBeGreaterThan(storedAtConnect);
     const logs = stream.frames.filter((f) => f.type === 'log');
     expect(logs.map((f) => f.seq)).toEqual(Array.from({ length: Number(end.last_seq) }, (_, i) => i + 1));
-    const stored = (await sql.query('select seq, stage, text from log_lines where run_id = $1 order by seq', [runId])).rows;
-    expect(logs.map((f) => [f.seq, f.stage, f.text])).toEqual(stored.map((r) => [Number(r.seq), r.stage, r.text]));
+    const chunks = (await sql.query('select first_seq, stage, text from log_chunks where run_id = $1 order by first_seq', [runId])).rows;
+    const stored = chunks.flatMap((c) => String(c.text).split('\n').map((text, i) => [Number(c.first_seq) + i, c.stage, text]));
+    expect(logs.map((f) => [f.seq, f.stage, f.text])).toEqual(stored);
     expect(stream.frames[stream.frames.length - 1]).toMatchObject({ type: 'end', status: 'success' });
   }, 120_000);
 

@@ -94,6 +94,34 @@ export function runStoreContract(name: string, open: () => Promise<{ store: RunS
       expect(r3[r3.length - 1]!.seq).toBe(1203);
     });
 
+    it('stores lines in chunks and gives back exactly the lines, seqs and stages that went in, from any seq', async () => {
+      const a = await store.createRun(newRun());
+      await store.claimNext('w1', 60_000);
+      // Stage changes, empty lines, lone CRs, a line longer than a chunk, and two batches with different times.
+      const big = 'x'.repeat(70 * 1024);
+      const lines = [
+        ...Array.from({ length: 3000 }, (_, i) => ({ stage: i < 1000 ? 'checkout' : 'build', text: i % 7 === 0 ? '' : `line ${i} ${'y'.repeat(i % 90)}\r progress`, ts: 't1' })),
+        { stage: 'build', text: big, ts: 't1' },
+        { stage: 'build', text: 'after the big one', ts: 't1' },
+      ];
+      await store.appendLogs(a.run_id, 'w1', lines, { offset: 5000, skip: 1234, pending: 'part', stage: 'build' });
+      const later = [{ stage: 'build', text: 'later', ts: 't2' }];
+      await store.appendLogs(a.run_id, 'w1', later, { offset: 6000, pending: '', stage: 'build' });
+      const all = [...lines, ...later].map((l, i) => ({ seq: i + 1, ...l }));
+      expect(await store.readLogs(a.run_id, 0, 10_000)).toEqual(all);
+      for (const [after, limit] of [[0, 1], [999, 2], [1000, 1000], [2999, 3], [3001, 5], [3002, 10], [3003, 10]] as const) {
+        expect(await store.readLogs(a.run_id, after, limit)).toEqual(all.slice(after, after + limit));
+      }
+      expect(await store.getRun(a.run_id)).toMatchObject({ console_offset: 6000, console_skip: 0, last_seq: 3003 });
+    });
+
+    it('stores the position inside a console reply (skip) with the lines it produced', async () => {
+      const a = await store.createRun(newRun());
+      await store.claimNext('w1', 60_000);
+      await store.appendLogs(a.run_id, 'w1', [{ stage: 'build', text: 'half', ts: 't' }], { offset: 100, skip: 4096, pending: 'par', stage: 'build' });
+      expect(await store.getRun(a.run_id)).toMatchObject({ console_offset: 100, console_skip: 4096, console_pending: 'par' });
+    });
+
     it('pages history newest first with a cursor and filters', async () => {
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) ids.push((await store.createRun(newRun({ created_at: new Date(Date.UTC(2026, 0, 1 + i)).toISOString(), initiator: i % 2 ? 'bob' : 'alice' }))).run_id);

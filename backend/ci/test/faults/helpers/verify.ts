@@ -82,7 +82,14 @@ export function readRunRow(dbFile: string, runId: string): Record<string, any> |
 export function dbCounts(dbFile: string, runId: string) {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
-    const logs = db.prepare('select count(*) n, min(seq) lo, max(seq) hi, count(distinct seq) d from log_lines where run_id = ?').get(runId) as { n: number; lo: number; hi: number; d: number };
+    // The log is stored in chunks (migration 004): expand them and count the seqs they hold.
+    const chunks = db.prepare('select first_seq, last_seq, text from log_chunks where run_id = ? order by first_seq').all(runId) as Array<{ first_seq: number; last_seq: number; text: string }>;
+    const seqs = chunks.flatMap((c) => {
+      const texts = c.text.split('\n');
+      if (texts.length !== c.last_seq - c.first_seq + 1) throw new Error(`chunk ${c.first_seq}..${c.last_seq} holds ${texts.length} lines`);
+      return texts.map((_, i) => c.first_seq + i);
+    });
+    const logs = { n: seqs.length, lo: seqs.length ? seqs.reduce((a, b) => Math.min(a, b)) : null, hi: seqs.length ? seqs.reduce((a, b) => Math.max(a, b)) : null, d: new Set(seqs).size };
     const run = db.prepare('select * from runs where run_id = ?').get(runId) as Record<string, any>;
     const stages = db.prepare('select id, status from stages where run_id = ? order by position').all(runId) as Array<{ id: string; status: string }>;
     const artifacts = db.prepare('select path from artifacts where run_id = ? order by path').all(runId) as Array<{ path: string }>;
