@@ -129,9 +129,10 @@ export async function ingestBench(o: BenchOptions): Promise<BenchResult> {
     clearInterval(sampler);
     const after = memOf(backend.pid);
     const db = new Database(backend.dbFile, { readonly: true });
-    const done = db.prepare("select ts, seq from log_lines where run_id = ? and text like 'backend: Jenkins build #% finished%'").get(id) as { ts: string; seq: number } | undefined;
+    // The backend's notes are stored one per row (each is its own append), so they can be found by text.
+    const done = db.prepare("select ts, first_seq seq from log_chunks where run_id = ? and text like 'backend: Jenkins build #% finished%'").get(id) as { ts: string; seq: number } | undefined;
     // Jenkins' lines: everything before the backend's "finished" note that is not a backend note.
-    const stored = (db.prepare("select count(*) n from log_lines where run_id = ? and seq < ? and text not like 'backend: %'").get(id, done?.seq ?? 0) as { n: number }).n;
+    const stored = (db.prepare("select coalesce(sum(last_seq - first_seq + 1), 0) n from log_chunks where run_id = ? and last_seq < ? and text not like 'backend: %'").get(id, done?.seq ?? 0) as { n: number }).n;
     db.close();
     const b = holder.build;
     if (!done || !b?.firstConsoleReadAt) throw new Error(`the run did not finish reading the console (status ${run.status}: ${run.reason})`);

@@ -9,7 +9,7 @@ import { ProviderError } from '../src/ci/errors.js';
 import { cleanConsoleText } from '../src/ci/providers/jenkins/console.js';
 import { withRetry } from '../src/ci/providers/jenkins/retry.js';
 import { JenkinsClient } from '../src/ci/providers/jenkins_client.js';
-import type { JobParameters } from '../src/ci/providers/provider.js';
+import type { ConsoleSlice, JobParameters } from '../src/ci/providers/provider.js';
 
 const USER = 'qa-bot';
 const TOKEN = 'fake-token-example-0123456789abcdef';
@@ -361,7 +361,7 @@ describe('console following (§5.1) across awkward chunk boundaries', () => {
    * byte written so far, cut wherever the write stopped (mid-sequence, mid-note, between CR and
    * LF), with LineEndNormalizingWriter's lone-LF → CRLF, which restarts with every request.
    */
-  async function growingLog(raw: Buffer, steps: number[]) {
+  async function growingLog(raw: Buffer, steps: number[], pieceBytes = 0) {
     let written = 0;
     let poll = 0;
     return serve((req, res) => {
@@ -380,7 +380,15 @@ describe('console following (§5.1) across awkward chunk boundaries', () => {
       }
       const headers: Record<string, string> = { 'content-type': 'text/plain;charset=UTF-8', 'x-text-size': String(written) };
       if (!complete) headers['x-more-data'] = 'true';
-      res.writeHead(200, headers).end(Buffer.from(out));
+      const body = Buffer.from(out);
+      if (!pieceBytes) return res.writeHead(200, headers).end(body);
+      // In small writes with a pause between them, so the client sees many reads per reply.
+      res.writeHead(200, headers);
+      const send = (at: number) => {
+        if (at >= body.length) return res.end();
+        res.write(body.subarray(at, at + pieceBytes), () => setTimeout(() => send(at + pieceBytes), 1));
+      };
+      send(0);
     });
   }
 
@@ -406,6 +414,105 @@ describe('console following (§5.1) across awkward chunk boundaries', () => {
       expect(offset).toBe(raw.length);
     });
   }
+
+  for (const [steps, piece, slice] of [[[100000], 9, 1], [[100000], 17, 16], [[40], 5, 8], [[7, 90], 11, 1]] as Array<[number[], number, number]>) {
+    it(`reads a reply in slices (${piece}-byte writes, slices of ${slice}+ bytes, log +${steps.join(',')}/poll) and resumes after any slice with nothing lost or doubled`, async () => {
+      const raw = Buffer.from(RAW, 'utf8');
+      const s = await growingLog(raw, steps, piece);
+      const c = client(s);
+      const build = { job: 'WeSign-CI', number: 7, url: '' };
+      let at = { offset: 0, skip: 0 };
+      let text = '';
+      let midReply = 0;
+      // Take one slice per request, then drop the connection: what a restart after each stored slice does.
+      for (let i = 0; i < 10_000; i++) {
+        const gen = c.readConsoleSlices(build, at, undefined, slice);
+        const { value } = await gen.next();
+        await gen.return(undefined);
+        expect(value!.text).not.toContain('\uFFFD');
+        expect(value!.text).not.toContain('\x1b[8m');
+        text += value!.text;
+        if (!value!.last) {
+          midReply++;
+          expect(value!.next.offset).toBe(at.offset);
+          expect(value!.next.skip).toBeGreaterThan(at.skip);
+        } else {
+          expect(value!.next.skip).toBe(0);
+        }
+        at = value!.next;
+        if (value!.last && !value!.more) break;
+      }
+      expect(text).toBe(EXPECTED);
+      expect(at).toEqual({ offset: raw.length, skip: 0 });
+      expect(midReply).toBeGreaterThan(0);
+    });
+  }
+
+  it('streams a big reply slice by slice: the concatenation equals the whole read', async () => {
+    const raw = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `${i} ${'z'.repeat(i % 300)} ✓\n`).join(''), 'utf8');
+    const s = await growingLog(raw, [raw.length], 64 * 1024);
+    const build = { job: 'WeSign-CI', number: 7, url: '' };
+    const slices: ConsoleSlice[] = [];
+    for await (const sl of client(s).readConsoleSlices(build, { offset: 0, skip: 0 }, undefined, 256 * 1024)) slices.push(sl);
+    expect(slices.length).toBeGreaterThan(4);
+    expect(slices.every((sl) => sl.last === (sl === slices[slices.length - 1]))).toBe(true);
+    // Every slice but the last ends at a line end; the text is the log with CRLF undone.
+    expect(slices.slice(0, -1).every((sl) => sl.text.endsWith('\n'))).toBe(true);
+    expect(slices.map((sl) => sl.text).join('')).toBe(raw.toString('utf8'));
+    expect(slices[slices.length - 1]!.next).toEqual({ offset: raw.length, skip: 0 });
+  });
+
+  it('cuts a line with no end anywhere safe: a 3 MB line still arrives whole and in bounded slices', async () => {
+    const raw = Buffer.from(`head\n${'€'.repeat(1_000_000)}${NOTE(10)}tail\n`, 'utf8');
+    const s = await growingLog(raw, [raw.length], 100_000);
+    const build = { job: 'WeSign-CI', number: 7, url: '' };
+    const texts: string[] = [];
+    for await (const sl of client(s).readConsoleSlices(build, { offset: 0, skip: 0 }, undefined, 256 * 1024)) {
+      expect(sl.text).not.toContain('\uFFFD');
+      texts.push(sl.text);
+    }
+    expect(texts.length).toBeGreaterThan(4);
+    expect(Math.max(...texts.map((t) => Buffer.byteLength(t)))).toBeLessThan(600_000);
+    expect(texts.join('')).toBe(cleanConsoleText(raw.toString('utf8')));
+  });
+
+  it('refuses to resume when the reply is now shorter than the bytes already stored from it', async () => {
+    const s = await serve((_req, res) => res.writeHead(200, { 'x-text-size': '10' }).end('0123456789'));
+    const gen = client(s).readConsoleSlices({ job: 'WeSign-CI', number: 7, url: '' }, { offset: 0, skip: 50 });
+    const err = await caught(gen.next());
+    expect([err.code, err.retryable]).toEqual(['console_changed', false]);
+  });
+
+  it('a reply cut mid-body fails retryably after the slices it delivered; resuming from the last one completes the log', async () => {
+    const raw = Buffer.from(Array.from({ length: 5000 }, (_, i) => `line ${i}\n`).join(''), 'utf8');
+    let cutOnce = true;
+    const s = await serve((req, res) => {
+      const start = Number(new URL(req.url ?? '', 'http://x').searchParams.get('start') ?? '0');
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-text-size': String(raw.length), 'content-length': String(raw.length - start) });
+      if (!cutOnce) return res.end(raw.subarray(start));
+      cutOnce = false;
+      res.write(raw.subarray(start, start + 20_000), () => setTimeout(() => res.socket?.destroy(), 20));
+    });
+    const build = { job: 'WeSign-CI', number: 7, url: '' };
+    let at = { offset: 0, skip: 0 };
+    let text = '';
+    const err = await caught(
+      (async () => {
+        for await (const sl of client(s).readConsoleSlices(build, at, undefined, 4096)) {
+          text += sl.text;
+          at = sl.next;
+        }
+      })(),
+    );
+    expect([err.code, err.retryable]).toEqual(['network_error', true]);
+    expect(at.skip).toBeGreaterThan(0);
+    for await (const sl of client(s).readConsoleSlices(build, at, undefined, 4096)) {
+      text += sl.text;
+      at = sl.next;
+    }
+    expect(text).toBe(raw.toString('utf8'));
+    expect(at).toEqual({ offset: raw.length, skip: 0 });
+  });
 
   it('refuses an offset beyond the end instead of taking the whole log again', async () => {
     const s = await serve((_req, res) => res.writeHead(200, { 'x-text-size': '10' }).end('0123456789'));

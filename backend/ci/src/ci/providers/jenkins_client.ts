@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { ProviderError } from '../errors.js';
-import { decodeConsoleChunk } from './jenkins/console.js';
+import { decodeConsoleChunk, decodeConsoleSlice, safeSliceEnd } from './jenkins/console.js';
 import { JenkinsHttp, type FetchLike, type JenkinsReply, type RequestListener } from './jenkins/http.js';
 import { artifactUrlPath, buildFromUrl, buildPath, jobFromUrl, jobPath, queueIdFromLocation } from './jenkins/paths.js';
 import type {
@@ -20,6 +20,8 @@ import type {
   BuildState,
   CiProvider,
   ConsoleChunk,
+  ConsolePosition,
+  ConsoleSlice,
   JobCheck,
   JobParameters,
   ProviderArtifact,
@@ -28,6 +30,9 @@ import type {
   QueueRef,
   QueueState,
 } from './provider.js';
+
+/** About how much of a progressiveText reply is decoded and stored at a time (bounded memory). */
+export const CONSOLE_SLICE_BYTES = 1024 * 1024;
 
 export interface JenkinsClientOptions {
   /** Jenkins root URL, e.g. "https://jenkins.example.com/" or "http://host:8080/jenkins". No credentials. */
@@ -383,8 +388,29 @@ export class JenkinsClient implements CiProvider {
    * finished: stop following when buildState says building:false and reads make no progress.
    */
   async readConsole(build: BuildRef, offset: number, signal?: AbortSignal): Promise<ConsoleChunk> {
-    if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new ProviderError('invalid_argument', `The console offset must be a whole number of bytes >= 0 (a nextOffset from the last read), got ${String(offset)}.`, false);
+    // One slice for the whole reply: the same decoding as the sliced read, held in memory.
+    for await (const slice of this.readConsoleSlices(build, { offset, skip: 0 }, signal, Number.POSITIVE_INFINITY)) {
+      return { text: slice.text, nextOffset: slice.next.offset, more: slice.more };
+    }
+    throw new Error('unreachable: a console read always ends with a last slice');
+  }
+
+  /**
+   * Streams one progressiveText reply in slices of about `sliceBytes` (reference §5.1), so memory
+   * stays bounded however much the build printed since `from.offset`.
+   *
+   * Mid-reply positions are {offset: the reply's start, skip: body bytes consumed}: Jenkins' body
+   * is not the raw log byte for byte (§5.1: lone LFs are sent as CRLF), so the raw offset of a
+   * point inside the reply cannot be known; but the body from one `start` is the same on every
+   * read (the log only grows), so asking the same `start` again and skipping `skip` bytes resumes
+   * exactly. Only the last slice moves the offset, to X-Text-Size minus what it holds back.
+   */
+  async *readConsoleSlices(build: BuildRef, from: ConsolePosition, signal?: AbortSignal, sliceBytes = CONSOLE_SLICE_BYTES): AsyncGenerator<ConsoleSlice> {
+    const { offset, skip } = from;
+    for (const [name, v] of [['offset', offset], ['skip', skip]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0) {
+        throw new ProviderError('invalid_argument', `The console ${name} must be a whole number of bytes >= 0 (a position from the last read), got ${String(v)}.`, false);
+      }
     }
     const path = `${buildPath(build.job, build.number)}/logText/progressiveText?start=${offset}`;
     const reply = await this.http.send('GET', path, { signal, accept: 'text/plain' });
@@ -395,9 +421,8 @@ export class JenkinsClient implements CiProvider {
       await reply.discard();
       throw this.http.error('unexpected_response', `GET ${path}: the reply has no valid X-Text-Size header, so the console cannot be followed.`, false, 200);
     }
-    const more = (reply.headers.get('x-more-data') ?? '').toLowerCase() === 'true';
-    const body = await reply.bytes();
     if (textSize < offset) {
+      await reply.discard();
       // §5.1: start beyond the end makes Jenkins send the whole log again from 0. Taking that
       // would double every line; an offset past the end means it belongs to another build.
       throw this.http.error(
@@ -407,8 +432,56 @@ export class JenkinsClient implements CiProvider {
         200,
       );
     }
-    const { text, nextOffset } = decodeConsoleChunk(body, offset, textSize, more);
-    return { text, nextOffset, more };
+    const more = (reply.headers.get('x-more-data') ?? '').toLowerCase() === 'true';
+    const reader = reply.stream().getReader();
+    let finished = false;
+    try {
+      let toSkip = skip;
+      let consumed = skip;
+      let parts: Uint8Array[] = [];
+      let buffered = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        let bytes = value;
+        if (toSkip > 0) {
+          if (bytes.length <= toSkip) {
+            toSkip -= bytes.length;
+            continue;
+          }
+          bytes = bytes.subarray(toSkip);
+          toSkip = 0;
+        }
+        parts.push(bytes);
+        buffered += bytes.length;
+        if (buffered < sliceBytes) continue;
+        const buf = Buffer.concat(parts, buffered);
+        const cut = safeSliceEnd(buf);
+        if (cut === 0) {
+          parts = [buf];
+          continue;
+        }
+        consumed += cut;
+        parts = cut < buf.length ? [buf.subarray(cut)] : [];
+        buffered = buf.length - cut;
+        yield { text: decodeConsoleSlice(buf.subarray(0, cut)), next: { offset, skip: consumed }, last: false, more };
+      }
+      finished = true;
+      if (toSkip > 0) {
+        throw this.http.error(
+          'console_changed',
+          `The console of ${build.job} #${build.number} from byte ${offset} is shorter than the ${skip} bytes already stored from it; the build's log changed, so it cannot be followed exactly.`,
+          false,
+          200,
+        );
+      }
+      const { text, nextOffset } = decodeConsoleChunk(Buffer.concat(parts, buffered), offset, textSize, more);
+      yield { text, next: { offset: nextOffset, skip: 0 }, last: true, more };
+    } finally {
+      // A consumer that stops early (or an error) must not leave the connection half read.
+      if (!finished) await reader.cancel().catch(() => undefined);
+      reader.releaseLock();
+    }
   }
 
   /**

@@ -48,6 +48,25 @@ export interface ConsoleChunk {
   more: boolean;
 }
 
+/** Where a console read starts: a progressiveText `start` and body bytes of that reply to skip. */
+export interface ConsolePosition {
+  offset: number;
+  /** Body bytes of the reply from `offset` that are already stored (a reply read in slices). */
+  skip: number;
+}
+
+/** One slice of a progressiveText reply, ending where nothing is lost by decoding it now. */
+export interface ConsoleSlice {
+  /** Text with console notes stripped and CRLF normalised to LF. */
+  text: string;
+  /** Where the next read starts once this slice is stored. */
+  next: ConsolePosition;
+  /** The reply's last slice (`next.skip` is 0 then). */
+  last: boolean;
+  /** X-More-Data of the reply: the build is still writing. */
+  more: boolean;
+}
+
 export type ProviderStageStatus = 'NOT_EXECUTED' | 'IN_PROGRESS' | 'SUCCESS' | 'FAILED' | 'ABORTED' | 'UNSTABLE' | 'PAUSED_PENDING_INPUT' | 'NOT_BUILT' | 'SKIPPED';
 
 export interface ProviderStage {
@@ -112,8 +131,13 @@ export interface CiProvider {
   queueState(queue: QueueRef, signal?: AbortSignal): Promise<QueueState>;
   cancelQueueItem(queue: QueueRef, signal?: AbortSignal): Promise<void>;
   buildState(build: BuildRef, signal?: AbortSignal): Promise<BuildState>;
-  /** progressiveText from `offset`. */
+  /** progressiveText from `offset`, read whole (small replies, tools and tests). */
   readConsole(build: BuildRef, offset: number, signal?: AbortSignal): Promise<ConsoleChunk>;
+  /**
+   * progressiveText from `from`, streamed in slices of about `sliceBytes`, so a console of any
+   * size is read in bounded memory and each slice can be stored with its own position.
+   */
+  readConsoleSlices(build: BuildRef, from: ConsolePosition, signal?: AbortSignal, sliceBytes?: number): AsyncGenerator<ConsoleSlice>;
   /** wfapi/describe stages in execution order. */
   stages(build: BuildRef, signal?: AbortSignal): Promise<ProviderStage[]>;
   listArtifacts(build: BuildRef, signal?: AbortSignal): Promise<ProviderArtifact[]>;

@@ -63,6 +63,26 @@ export function decodeConsoleChunk(body: Uint8Array, start: number, textSize: nu
   return { text: cleanConsoleText(kept), nextOffset };
 }
 
+/**
+ * How many leading bytes of `b` (the middle of a long reply) can be decoded now without
+ * losing anything: up to the last LF when there is one (an LF is never inside a UTF-8
+ * sequence, a console note or a CRLF), otherwise up to what decodeConsoleChunk would hold back.
+ * The rest waits for the next bytes of the same reply.
+ */
+export function safeSliceEnd(b: Uint8Array): number {
+  const lf = b.lastIndexOf(0x0a);
+  if (lf >= 0) return lf + 1;
+  const utf8Tail = incompleteUtf8TailLength(b);
+  const decoded = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(b.subarray(0, b.length - utf8Tail));
+  const holdFrom = heldTextStart(decoded);
+  return b.length - utf8Tail - Buffer.byteLength(decoded.slice(holdFrom), 'utf8');
+}
+
+/** Decodes a slice that ends where safeSliceEnd said it may. */
+export function decodeConsoleSlice(b: Uint8Array): string {
+  return cleanConsoleText(new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(b));
+}
+
 /** Bytes at the end of `b` that start a UTF-8 sequence which the chunk does not finish. */
 export function incompleteUtf8TailLength(b: Uint8Array): number {
   // Walk back over at most 3 continuation bytes (10xxxxxx) to the lead byte.
