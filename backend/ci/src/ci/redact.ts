@@ -34,6 +34,12 @@ export const MASK = '****';
 interface Rule {
   kind: SecretKind;
   re: RegExp;
+  /**
+   * Text every match of `re` contains (case-insensitively: a superset is fine). Text holding no
+   * trigger of any rule cannot match any rule, so a long log is scanned once per trigger and
+   * only the lines with a trigger go through the rules (redactLines).
+   */
+  trigger: RegExp;
   /** Builds the replacement from the match, keeping the non-secret context. */
   replace: (m: string, ...groups: string[]) => string;
 }
@@ -43,44 +49,51 @@ const RULES: Rule[] = [
   {
     kind: 'private_key',
     re: /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g,
+    trigger: /-----BEGIN/,
     replace: (_m, label) => `-----BEGIN ${label}PRIVATE KEY----- ${MASK} -----END ${label}PRIVATE KEY-----`,
   },
   {
     // scheme://user:password@host — keep user and host.
     kind: 'basic_auth_url',
     re: /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):([^\s@/]+)@/gi,
+    trigger: /:\/\//,
     replace: (_m, prefix) => `${prefix}:${MASK}@`,
   },
   {
     kind: 'bearer_token',
     re: /\b(Bearer|Basic)\s+([A-Za-z0-9\-._~+/]{8,}=*)/g,
+    trigger: /Bearer|Basic/,
     replace: (_m, scheme) => `${scheme} ${MASK}`,
   },
   {
     kind: 'jwt',
     re: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g,
+    trigger: /eyJ/,
     replace: () => MASK,
   },
   // Our own API tokens (auth/tokens.ts), e.g. pasted into a rollback reason; and WS tickets in URLs.
-  { kind: 'api_key', re: /\bqaci_[A-Za-z0-9_-]{43}\b/g, replace: () => MASK },
-  { kind: 'api_key', re: /\b(ticket=)[A-Za-z0-9_-]{43}\b/g, replace: (_m, key) => `${key}${MASK}` },
-  { kind: 'aws_access_key', re: /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, replace: () => MASK },
-  { kind: 'slack_token', re: /\bxox[abprs]-[0-9A-Za-z-]{10,}\b/g, replace: () => MASK },
-  { kind: 'github_token', re: /\b(gh[pousr]_[A-Za-z0-9]{30,}|glpat-[A-Za-z0-9_-]{20,})\b/g, replace: () => MASK },
+  { kind: 'api_key', re: /\bqaci_[A-Za-z0-9_-]{43}\b/g, trigger: /qaci_/, replace: () => MASK },
+  { kind: 'api_key', re: /\b(ticket=)[A-Za-z0-9_-]{43}\b/g, trigger: /ticket=/, replace: (_m, key) => `${key}${MASK}` },
+  { kind: 'aws_access_key', re: /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, trigger: /AKIA|ASIA/, replace: () => MASK },
+  { kind: 'slack_token', re: /\bxox[abprs]-[0-9A-Za-z-]{10,}\b/g, trigger: /xox/, replace: () => MASK },
+  { kind: 'github_token', re: /\b(gh[pousr]_[A-Za-z0-9]{30,}|glpat-[A-Za-z0-9_-]{20,})\b/g, trigger: /gh[pousr]_|glpat-/, replace: () => MASK },
   {
     // Password=...; in ADO.NET / ODBC connection strings.
     kind: 'connection_string_password',
     re: /\b(Password|Pwd)\s*=\s*("[^"]*"|'[^']*'|[^;"'\s]+)/gi,
+    trigger: /passw|pwd/i,
     replace: (_m, key) => `${key}=${MASK}`,
   },
   {
     kind: 'api_key',
     re: /\b((?:x-)?api[-_]?key|access[-_]?key|client[-_]?secret|secret[-_]?key)(["']?\s*[:=]\s*["']?)([A-Za-z0-9\-._~+/]{8,})/gi,
+    trigger: /key|secret/i,
     replace: (_m, key, sep) => `${key}${sep}${MASK}`,
   },
   {
     kind: 'password_assignment',
     re: /\b(password|passwd|secret|token)(["']?\s*[:=]\s*["']?)([^\s"',;]{6,})/gi,
+    trigger: /passw|secret|token/i,
     replace: (m, key, sep, value: string) => (value === MASK || value.startsWith('${') || value.startsWith('$env:') || value.startsWith('%') ? m : `${key}${sep}${MASK}`),
   },
 ];
@@ -92,6 +105,23 @@ export interface Redactor {
   redact(text: string): RedactionResult;
   /** Convenience: the masked text only. */
   mask(text: string): string;
+  /**
+   * `redact` applied to each line, the same result, but fast on a long log: the lines are scanned
+   * once per trigger, and only lines holding one go through the rules. Unchanged lines are the
+   * same strings. Lines must not contain "\n" (log lines never do).
+   */
+  redactLines(lines: readonly string[]): { lines: string[]; findings: RedactionFinding[] };
+}
+
+/** One global scanner per distinct trigger; the case-insensitive keyword triggers share one pass. */
+function triggerScanners(known: RegExp | null): RegExp[] {
+  const insensitive = new Set<string>();
+  const sensitive = new Set<string>();
+  for (const r of RULES) (r.trigger.flags.includes('i') ? insensitive : sensitive).add(r.trigger.source);
+  const out = [...sensitive].map((src) => new RegExp(src, 'g'));
+  out.push(new RegExp([...insensitive].join('|'), 'gi'));
+  if (known) out.push(new RegExp(known.source, 'g'));
+  return out;
 }
 
 /**
@@ -125,7 +155,51 @@ export function createRedactor(knownSecrets: readonly string[] = []): Redactor {
     return { text: out, findings: [...counts].map(([kind, count]) => ({ kind, count })) };
   }
 
-  return { redact, mask: (t) => redact(t).text };
+  const scanners = triggerScanners(known);
+
+  function redactLines(lines: readonly string[]) {
+    const joined = lines.join('\n');
+    let starts: number[] | null = null;
+    const lineAt = (pos: number) => {
+      if (!starts) {
+        starts = new Array<number>(lines.length);
+        let at = 0;
+        for (let i = 0; i < lines.length; i++) {
+          starts[i] = at;
+          at += lines[i]!.length + 1;
+        }
+      }
+      let lo = 0;
+      let hi = starts.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (starts[mid]! <= pos) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo;
+    };
+    const candidates = new Set<number>();
+    for (const re of scanners) {
+      re.lastIndex = 0;
+      for (let m = re.exec(joined); m; m = re.exec(joined)) {
+        const i = lineAt(m.index);
+        candidates.add(i);
+        // The rest of that line is checked by the rules anyway: go on from the next line.
+        re.lastIndex = i + 1 < lines.length ? starts![i + 1]! : joined.length;
+      }
+    }
+    if (!candidates.size) return { lines: lines as string[], findings: [] };
+    const out = lines.slice();
+    const counts = new Map<SecretKind, number>();
+    for (const i of candidates) {
+      const r = redact(out[i]!);
+      out[i] = r.text;
+      mergeFindings(counts, r.findings);
+    }
+    return { lines: out, findings: [...counts].map(([kind, count]) => ({ kind, count })) };
+  }
+
+  return { redact, mask: (t) => redact(t).text, redactLines };
 }
 
 /** Merges finding lists (e.g. across the lines of a log). */
