@@ -315,26 +315,33 @@ class RunContext {
   /** Follows the console and the stages until the build is over and the console is complete. */
   private async follow() {
     const build = this.build();
-    let offset = this.run.console_offset;
-    let parse = { pending: this.run.console_pending, stage: this.run.console_stage as StageId };
     let polls = 0;
     for (;;) {
       this.checkRunDeadline();
       await this.renew();
       const fresh = await this.d.store.getRun(this.run.run_id);
       if (fresh?.cancel_requested && !this.book.stop_sent) {
-        await this.backendLog(parse.stage, 'backend: cancel requested; stopping the Jenkins build');
+        await this.backendLog(this.run.console_stage as StageId, 'backend: cancel requested; stopping the Jenkins build');
         await this.retrying('stop the build', () => this.d.provider.stop(build, this.signal));
         this.book.stop_sent = true;
         await this.saveBook();
       }
-      const chunk = await this.retrying('read the console', () => this.d.provider.readConsole(build, offset, this.signal));
-      const parsed = parseConsoleChunk(parse, chunk.text, !chunk.more);
-      offset = chunk.nextOffset;
-      parse = parsed.state;
-      await this.ingest(parsed.lines, { offset, pending: parse.pending, stage: parse.stage });
-      if (polls++ % 2 === 0 || !chunk.more) await this.syncStages(build);
-      if (!chunk.more) {
+      let more = true;
+      let sawText = false;
+      await this.retrying('read the console', async () => {
+        // Each attempt starts from what is stored (this.run is updated by ingest), so a reply cut
+        // half way is resumed after its last stored slice: nothing doubled, nothing lost.
+        const from = { offset: this.run.console_offset, skip: this.run.console_skip };
+        for await (const slice of this.d.provider.readConsoleSlices(build, from, this.signal)) {
+          const parse = { pending: this.run.console_pending, stage: this.run.console_stage as StageId };
+          const parsed = parseConsoleChunk(parse, slice.text, slice.last && !slice.more);
+          await this.ingest(parsed.lines, { offset: slice.next.offset, skip: slice.next.skip, pending: parsed.state.pending, stage: parsed.state.stage });
+          if (slice.text.length) sawText = true;
+          more = slice.more;
+        }
+      });
+      if (polls++ % 2 === 0 || !more) await this.syncStages(build);
+      if (!more) {
         const st = await this.retrying('read the build', () => this.d.provider.buildState(build, this.signal));
         if (!st.building && st.result) {
           await this.syncStages(build, true);
@@ -346,7 +353,7 @@ class RunContext {
         }
       }
       // Adaptive polling: come back soon while lines are flowing, at the configured pace when idle.
-      const pace = chunk.text.length > 0 ? Math.max(50, Math.floor(this.d.config.jenkins.pollMs / 4)) : this.d.config.jenkins.pollMs;
+      const pace = sawText ? Math.max(50, Math.floor(this.d.config.jenkins.pollMs / 4)) : this.d.config.jenkins.pollMs;
       await sleep(pace, this.signal);
       if (this.signal.aborted) throw new LeaseLostError('shutting down');
     }
@@ -560,22 +567,17 @@ class RunContext {
   }
 
   /** Stores redacted lines + the console cursor in one transaction, then publishes them. */
-  private async ingest(lines: Array<{ stage: StageId; text: string }>, cursor: { offset: number; pending: string; stage: StageId }) {
+  private async ingest(lines: Array<{ stage: StageId; text: string }>, cursor: { offset: number; skip: number; pending: string; stage: StageId }) {
     const ts = now();
-    const findings = new Map<SecretKind, number>(Object.entries(this.book.secret_findings ?? {}) as Array<[SecretKind, number]>);
-    let masked = 0;
-    const safe = lines.map((l) => {
-      const r = this.d.redactor.redact(l.text);
-      if (r.findings.length) {
-        mergeFindings(findings, r.findings);
-        masked += r.findings.reduce((a, f) => a + f.count, 0);
-      }
-      return { stage: l.stage, text: r.text, ts };
-    });
+    const redacted = this.d.redactor.redactLines(lines.map((l) => l.text));
+    const safe = lines.map((l, i) => ({ stage: l.stage, text: redacted.lines[i]!, ts }));
+    const masked = redacted.findings.reduce((a, f) => a + f.count, 0);
     const rows = await this.d.store.appendLogs(this.run.run_id, this.owner, safe, cursor);
-    this.run = { ...this.run, console_offset: cursor.offset, console_pending: cursor.pending, console_stage: cursor.stage };
+    this.run = { ...this.run, console_offset: cursor.offset, console_skip: cursor.skip, console_pending: cursor.pending, console_stage: cursor.stage };
     if (rows.length) this.seq = rows[rows.length - 1]!.seq;
     if (masked) {
+      const findings = new Map<SecretKind, number>(Object.entries(this.book.secret_findings ?? {}) as Array<[SecretKind, number]>);
+      mergeFindings(findings, redacted.findings);
       this.book.secret_findings = Object.fromEntries(findings);
       this.book.secrets_masked = (this.book.secrets_masked ?? 0) + masked;
       await this.saveBook();
@@ -597,6 +599,7 @@ class RunContext {
     const r = this.d.redactor.redact(text);
     const rows = await this.d.store.appendLogs(this.run.run_id, this.owner, [{ stage, text: r.text, ts: now() }], {
       offset: this.run.console_offset,
+      skip: this.run.console_skip,
       pending: this.run.console_pending,
       stage: this.run.console_stage,
     });

@@ -37,6 +37,9 @@ export function parseConsoleChunk(state: ParseState, chunk: string, final: boole
   const text = state.pending + chunk;
   const parts = text.split('\n');
   let pending = parts.pop() ?? '';
+  // A line with no end yet can only ever be stored cut at MAX_LINE_CHARS: keep enough of it to cut
+  // it the same way (markers and timestamps come off first), not the megabytes a runaway line has.
+  if (pending.length > 2 * MAX_LINE_CHARS) pending = pending.slice(0, 2 * MAX_LINE_CHARS);
   if (final && pending.length) {
     parts.push(pending);
     pending = '';
@@ -45,12 +48,16 @@ export function parseConsoleChunk(state: ParseState, chunk: string, final: boole
   const lines: ParsedLine[] = [];
   for (let raw of parts) {
     if (raw.endsWith('\r')) raw = raw.slice(0, -1);
-    const body = raw.replace(TIMESTAMP, '');
+    // Cheap first-character checks before any regex: most lines are none of these (a long log is
+    // hundreds of thousands of lines).
+    const c0 = raw.charCodeAt(0);
+    const body = c0 === 91 /* [ */ || (c0 >= 48 && c0 <= 57) ? raw.replace(TIMESTAMP, '') : raw;
+    const b0 = body.charCodeAt(0);
     let lineStage = stage;
     let out = raw;
-    const open = STAGE_OPEN.exec(body);
-    const skipped = SKIPPED.exec(body);
-    const marker = MARKER.exec(body);
+    const open = b0 === 91 ? STAGE_OPEN.exec(body) : null;
+    const skipped = b0 === 83 /* S */ && !open ? SKIPPED.exec(body) : null;
+    const marker = b0 === 91 && !open ? MARKER.exec(body) : null;
     if (open) {
       const id = NAME_TO_ID.get(open[1]!);
       if (id) stage = lineStage = id;
