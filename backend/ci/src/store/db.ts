@@ -8,6 +8,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
+import { startBackgroundCheckpoints } from './sqlite_checkpointer.js';
 
 export type DbKind = 'sqlite' | 'postgres';
 export interface OpenedDatabase {
@@ -20,7 +21,12 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-export async function openDatabase(databaseUrl: string): Promise<OpenedDatabase> {
+export interface OpenOptions {
+  /** SQLite file: run WAL checkpoints on a worker thread (the server does; tools and tests need not). */
+  backgroundCheckpoints?: boolean;
+}
+
+export async function openDatabase(databaseUrl: string, options: OpenOptions = {}): Promise<OpenedDatabase> {
   if (isPostgresUrl(databaseUrl)) {
     const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
@@ -38,8 +44,18 @@ export async function openDatabase(databaseUrl: string): Promise<OpenedDatabase>
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  // After a big log the WAL is reset, not left at its largest size on disk.
+  sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  const checkpointer = options.backgroundCheckpoints && file !== ':memory:' ? startBackgroundCheckpoints(sqlite, file) : null;
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, kind: 'sqlite', close: () => db.destroy() };
+  return {
+    db,
+    kind: 'sqlite',
+    close: async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    },
+  };
 }
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
