@@ -3,6 +3,7 @@
  * each line (same text, same findings), only faster. A line it wrongly skips would store a secret.
  */
 import { describe, expect, it } from 'vitest';
+import { MAX_LINE_CHARS, parseConsoleChunk } from '../../src/ci/logs/console_parser.js';
 import { createRedactor, type RedactionFinding } from '../../src/ci/redact.js';
 
 /** One line per rule, in the shapes a careless build prints (all fake). */
@@ -82,5 +83,32 @@ describe('redactLines', () => {
     expect(got.findings).toEqual([]);
     got.lines.forEach((l, i) => expect(l).toBe(lines[i]));
     expect(redactor.redactLines([])).toEqual({ lines: [], findings: [] });
+  });
+
+  it('scanning the console text the parser cut the lines from gives the same result (markers, CRs, timestamps, cut lines, an unfinished tail)', () => {
+    let seed = 11;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
+    const raw = Array.from({ length: 3000 }, (_, i) => {
+      const body = rnd() < 0.15 ? pick(SECRET_LINES) : `${i} ${pick(NOISE)}`;
+      const marked = rnd() < 0.3 ? `[${pick(['build', 'deploy', 'smoke'])}] ${body}` : body;
+      const stamped = rnd() < 0.2 ? `[2026-12-04T10:00:00.000Z] ${marked}` : marked;
+      const long = rnd() < 0.01 ? `${'z'.repeat(MAX_LINE_CHARS - 10)} ${pick(SECRET_LINES)}` : stamped;
+      return rnd() < 0.5 ? `${long}\r` : long;
+    });
+    // Two slices, the first ending mid-line, then the tail: what the orchestrator gets from a reply.
+    const text = `${raw.join('\n')}\npassword=FakeTail`;
+    const cut = Math.floor(text.length / 2);
+    let state = { pending: '', stage: 'checkout' as const } as Parameters<typeof parseConsoleChunk>[0];
+    for (const [piece, final] of [[text.slice(0, cut), false], [text.slice(cut), true]] as const) {
+      const parsed = parseConsoleChunk(state, piece, final);
+      state = parsed.state;
+      const texts = parsed.lines.map((l) => l.text);
+      const want = texts.map((l) => redactor.redact(l));
+      const got = redactor.redactLines(texts, parsed.source);
+      expect(got.lines).toEqual(want.map((w) => w.text));
+      expect(sum(got.findings)).toEqual(sum(want.flatMap((w) => w.findings)));
+      expect(want.some((w) => w.findings.length)).toBe(true);
+    }
   });
 });

@@ -32,10 +32,26 @@ export interface ParseState {
   stage: StageId;
 }
 
+export interface ParsedChunk {
+  lines: ParsedLine[];
+  state: ParseState;
+  /**
+   * The text the lines were cut from and where each line's part starts in it: line i is a
+   * substring of it (markers and CRs come off, nothing is added but a "line cut" note), so the
+   * redactor can scan this text once instead of joining the lines again.
+   */
+  source: { text: string; starts: number[] };
+}
+
 /** Splits `chunk` (appended to the pending partial line) into complete lines. */
-export function parseConsoleChunk(state: ParseState, chunk: string, final: boolean): { lines: ParsedLine[]; state: ParseState } {
+export function parseConsoleChunk(state: ParseState, chunk: string, final: boolean): ParsedChunk {
   const text = state.pending + chunk;
   const parts = text.split('\n');
+  const starts = new Array<number>(parts.length);
+  for (let i = 0, at = 0; i < parts.length; i++) {
+    starts[i] = at;
+    at += parts[i]!.length + 1;
+  }
   let pending = parts.pop() ?? '';
   // A line with no end yet can only ever be stored cut at MAX_LINE_CHARS: keep enough of it to cut
   // it the same way (markers and timestamps come off first), not the megabytes a runaway line has.
@@ -71,5 +87,5 @@ export function parseConsoleChunk(state: ParseState, chunk: string, final: boole
     if (out.length > MAX_LINE_CHARS) out = `${out.slice(0, MAX_LINE_CHARS)} … [line cut at ${MAX_LINE_CHARS} characters]`;
     lines.push({ stage: lineStage, text: out });
   }
-  return { lines, state: { pending, stage } };
+  return { lines, state: { pending, stage }, source: { text, starts } };
 }
