@@ -29,7 +29,7 @@ import type { BuildRef, CiProvider, JobParameters, ProviderStage } from './provi
 import { ProviderError, coerceError } from './errors.js';
 import type { HubEvent, LogHub } from './logs/log_hub.js';
 import { parseConsoleChunk } from './logs/console_parser.js';
-import { type Redactor, type SecretKind, mergeFindings } from './redact.js';
+import { type LineSource, type Redactor, type SecretKind, mergeFindings } from './redact.js';
 import { withRetry } from './providers/jenkins/retry.js';
 import { aggregate, renderConsoleBlock, type Summary } from './report_aggregator.js';
 import { notifyAll, type Notifier } from './notify.js';
@@ -335,7 +335,7 @@ class RunContext {
         for await (const slice of this.d.provider.readConsoleSlices(build, from, this.signal)) {
           const parse = { pending: this.run.console_pending, stage: this.run.console_stage as StageId };
           const parsed = parseConsoleChunk(parse, slice.text, slice.last && !slice.more);
-          await this.ingest(parsed.lines, { offset: slice.next.offset, skip: slice.next.skip, pending: parsed.state.pending, stage: parsed.state.stage });
+          await this.ingest(parsed.lines, parsed.source, { offset: slice.next.offset, skip: slice.next.skip, pending: parsed.state.pending, stage: parsed.state.stage });
           if (slice.text.length) sawText = true;
           more = slice.more;
         }
@@ -567,14 +567,16 @@ class RunContext {
   }
 
   /** Stores redacted lines + the console cursor in one transaction, then publishes them. */
-  private async ingest(lines: Array<{ stage: StageId; text: string }>, cursor: { offset: number; skip: number; pending: string; stage: StageId }) {
+  private async ingest(lines: Array<{ stage: StageId; text: string }>, source: LineSource, cursor: { offset: number; skip: number; pending: string; stage: StageId }) {
     const ts = now();
-    const redacted = this.d.redactor.redactLines(lines.map((l) => l.text));
-    const safe = lines.map((l, i) => ({ stage: l.stage, text: redacted.lines[i]!, ts }));
+    const redacted = this.d.redactor.redactLines(lines.map((l) => l.text), source);
+    // The hub's events are the rows stored (one object per line: a slice holds thousands).
+    const events = lines.map((l, i) => ({ type: 'log' as const, seq: 0, stage: l.stage, text: redacted.lines[i]!, ts }));
     const masked = redacted.findings.reduce((a, f) => a + f.count, 0);
-    const rows = await this.d.store.appendLogs(this.run.run_id, this.owner, safe, cursor);
+    const { first, last } = await this.d.store.appendLogs(this.run.run_id, this.owner, events, cursor);
+    for (let i = 0; i < events.length; i++) events[i]!.seq = first + i;
     this.run = { ...this.run, console_offset: cursor.offset, console_skip: cursor.skip, console_pending: cursor.pending, console_stage: cursor.stage };
-    if (rows.length) this.seq = rows[rows.length - 1]!.seq;
+    this.seq = last;
     if (masked) {
       const findings = new Map<SecretKind, number>(Object.entries(this.book.secret_findings ?? {}) as Array<[SecretKind, number]>);
       mergeFindings(findings, redacted.findings);
@@ -583,10 +585,7 @@ class RunContext {
       await this.saveBook();
     }
     this.book.log_lines = this.seq;
-    this.d.hub.publish(
-      this.run.run_id,
-      rows.map((r) => ({ type: 'log', seq: r.seq, stage: r.stage as StageId, text: r.text, ts: r.ts })),
-    );
+    this.d.hub.publish(this.run.run_id, events);
     // Chips react to markers at once; wfapi confirms on the next sync.
     const seen = new Set(lines.map((l) => l.stage));
     for (const id of seen) {
@@ -596,16 +595,17 @@ class RunContext {
   }
 
   async backendLog(stage: StageId, text: string) {
-    const r = this.d.redactor.redact(text);
-    const rows = await this.d.store.appendLogs(this.run.run_id, this.owner, [{ stage, text: r.text, ts: now() }], {
+    const event = { type: 'log' as const, seq: 0, stage, text: this.d.redactor.mask(text), ts: now() };
+    const { last } = await this.d.store.appendLogs(this.run.run_id, this.owner, [event], {
       offset: this.run.console_offset,
       skip: this.run.console_skip,
       pending: this.run.console_pending,
       stage: this.run.console_stage,
     });
-    this.seq = rows[rows.length - 1]?.seq ?? this.seq;
-    this.d.hub.publish(this.run.run_id, rows.map((row) => ({ type: 'log', seq: row.seq, stage, text: row.text, ts: row.ts })));
+    this.seq = event.seq = last;
+    this.d.hub.publish(this.run.run_id, [event]);
   }
+
 
   private async syncStages(build: BuildRef, final = false) {
     const remote = await this.retrying('read the stages', () => this.d.provider.stages(build, this.signal));

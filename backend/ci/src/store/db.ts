@@ -14,6 +14,8 @@ export type DbKind = 'sqlite' | 'postgres';
 export interface OpenedDatabase {
   db: Kysely<Database>;
   kind: DbKind;
+  /** The better-sqlite3 handle under `db` (SQLite only), for KyselyRunStore's log fast path. */
+  sqlite?: SQLite.Database;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function openDatabase(databaseUrl: string, options: OpenOptions = {
   return {
     db,
     kind: 'sqlite',
+    sqlite,
     close: async () => {
       await checkpointer?.stop();
       await db.destroy();

@@ -65,8 +65,12 @@ describe.skipIf(!avail.ok)('RedisLogHub', () => {
     expect(claimed?.run_id).toBe(run.run_id);
     return run.run_id;
   };
-  const store_ = async (runId: string, texts: string[]) =>
-    store.appendLogs(runId, 'worker-b', texts.map((text) => ({ stage: 'build', text, ts: new Date().toISOString() })), { offset: 0, pending: '', stage: 'build' });
+  /** Stores the lines as the worker does and gives them back with the seqs they got. */
+  const store_ = async (runId: string, texts: string[]) => {
+    const rows = texts.map((text) => ({ stage: 'build', text, ts: new Date().toISOString() }));
+    const { first } = await store.appendLogs(runId, 'worker-b', rows, { offset: 0, pending: '', stage: 'build' });
+    return rows.map((r, i) => ({ ...r, seq: first + i }));
+  };
   const asEvents = (rows: Array<{ seq: number; stage: string; text: string; ts: string }>): HubEvent[] =>
     rows.map((r) => ({ type: 'log', seq: r.seq, stage: r.stage as 'build', text: r.text, ts: r.ts }));
 

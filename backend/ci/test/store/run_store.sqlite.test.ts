@@ -11,3 +11,10 @@ runStoreContract('SQLite file', async () => {
   await migrateToLatest(db.db);
   return { store: new KyselyRunStore(db.db), close: () => db.close() };
 });
+
+runStoreContract('SQLite file, log stored with prepared statements (as the server does)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qaci-store-'));
+  const db = await openDatabase(path.join(dir, 'ci.sqlite'), { backgroundCheckpoints: true });
+  await migrateToLatest(db.db);
+  return { store: new KyselyRunStore(db.db, { sqlite: db.sqlite }), close: () => db.close() };
+});
