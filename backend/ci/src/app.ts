@@ -27,7 +27,8 @@ import { RunService } from './ci/run_service.js';
 import { JenkinsClient } from './ci/providers/jenkins_client.js';
 import type { CiProvider } from './ci/providers/provider.js';
 import { createNotifiers } from './ci/notify.js';
-import { startSandbox, type Sandbox } from './sandbox/index.js';
+// The sandbox (emulated Jenkins + DevTest) is imported only when it is used: see buildApp.
+import type { Sandbox } from './sandbox/index.js';
 import { registerErrorHandler } from './api/errors.js';
 import type { AuthSeam } from './api/auth_seam.js';
 import { assertAuthModeAllowed } from './auth/config.js';
@@ -85,9 +86,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   let jenkins = { url: config.jenkins.url, user: config.jenkins.user, token: config.jenkins.apiToken };
   if (!config.jenkins.url) {
     // DESIGN §1: no JENKINS_URL → the Jenkins-compatible sandbox, on loopback, in this process.
+    // Loaded lazily: with a real Jenkins its modules (HTTP emulator, pipeline, XML, zip) never load.
     sandbox =
       options.sandbox ??
-      (await startSandbox({ host: '127.0.0.1', port: 0, timeScale: config.sandboxTimeScale, jobs: [...new Set(config.environments.map((e) => e.JENKINS_JOB_NAME))] }));
+      (await (await import('./sandbox/index.js')).startSandbox({
+        host: '127.0.0.1',
+        port: 0,
+        timeScale: config.sandboxTimeScale,
+        jobs: [...new Set(config.environments.map((e) => e.JENKINS_JOB_NAME))],
+      }));
     jenkins = { url: sandbox.jenkinsUrl, user: sandbox.user, token: sandbox.token };
   }
   const redactor = createRedactor([...config.secrets, ...(jenkins.token ? [jenkins.token] : [])]);
@@ -128,7 +135,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   const orchestrator = new Orchestrator({ config, store, hub, provider, redactor, notifiers, events, log, sandbox: !!sandbox });
   // REDIS_URL: BullMQ workers across processes; otherwise the embedded queue claims from the DB.
-  const queue: JobQueue = createJobQueue({
+  const queue: JobQueue = await createJobQueue({
     config,
     store,
     orchestrator,

@@ -19,7 +19,8 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+// jose is imported only with AUTH_MODE=jwt (makeJwtVerifier): ~50 modules the other modes never use.
+import type { JWTPayload } from 'jose';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '../ci/errors.js';
@@ -130,7 +131,8 @@ export function roleFromClaim(value: unknown): Role | null {
   return best;
 }
 
-function makeJwtVerifier(cfg: NonNullable<AuthConfig['jwt']>): (token: string) => Promise<Principal> {
+async function makeJwtVerifier(cfg: NonNullable<AuthConfig['jwt']>): Promise<(token: string) => Promise<Principal>> {
+  const { createRemoteJWKSet, errors: joseErrors, jwtVerify } = await import('jose');
   const jwks = createRemoteJWKSet(new URL(cfg.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
   return async (token) => {
     let payload: JWTPayload;
@@ -291,7 +293,7 @@ const AuditQuery = z
 
 async function authPluginImpl(app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
   const { config, db, redactor } = opts;
-  const state: AuthState = { config, db, redactor, verifyJwt: config.mode === 'jwt' && config.jwt ? makeJwtVerifier(config.jwt) : undefined };
+  const state: AuthState = { config, db, redactor, verifyJwt: config.mode === 'jwt' && config.jwt ? await makeJwtVerifier(config.jwt) : undefined };
   app.decorate('qaAuth', state);
   if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   app.decorateRequest('principal', null);

@@ -4,15 +4,17 @@
  * hub, one instance; REDIS_URL → BullMQ and the Redis hub, any number of
  * API and worker instances sharing one PostgreSQL and one Redis.
  *
- * app.ts calls these two and nothing else changes above the adapters.
+ * app.ts calls these two and nothing else changes above the adapters. Both are
+ * async so that the Redis adapters (and bullmq / ioredis) load only when used.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { RunStore } from '../store/run_store.js';
 import { InProcessLogHub, type LogHub } from '../ci/logs/log_hub.js';
-import { RedisLogHub } from '../ci/logs/redis_log_hub.js';
 import { EmbeddedQueue } from '../ci/queue/embedded_queue.js';
-import { BullMqQueue, type RunExecutor } from '../ci/queue/bullmq_queue.js';
+// BullMQ, ioredis and the Redis hub are imported only when REDIS_URL is set (below):
+// they cost several MB of resident memory that a single instance never uses.
+import type { RunExecutor } from '../ci/queue/bullmq_queue.js';
 import type { JobQueue } from '../ci/queue/job_queue.js';
 import type { Orchestrator } from '../ci/orchestrator.js';
 
@@ -34,11 +36,12 @@ export interface JobQueueFactoryOptions {
   concurrency?: number;
 }
 
-export function createJobQueue(o: JobQueueFactoryOptions): JobQueue {
+export async function createJobQueue(o: JobQueueFactoryOptions): Promise<JobQueue> {
   const redisUrl = o.redisUrl ?? o.config.redisUrl;
   const log = o.log.child({ component: 'queue' });
   if (redisUrl) {
     if (o.reclaimOnStart) throw new Error('reclaimOnStart is for the single-instance embedded queue; with REDIS_URL other workers own their leases.');
+    const { BullMqQueue } = await import('../ci/queue/bullmq_queue.js');
     return new BullMqQueue({
       redisUrl,
       store: o.store,
@@ -70,6 +73,7 @@ export interface LogHubFactoryOptions {
 export async function createLogHub(o: LogHubFactoryOptions): Promise<LogHub> {
   const log = o.log.child({ component: 'log-hub' });
   if (!o.redisUrl) return new InProcessLogHub((err) => log.warn({ err }, 'a log viewer failed'));
+  const { RedisLogHub } = await import('../ci/logs/redis_log_hub.js');
   const hub = new RedisLogHub({ redisUrl: o.redisUrl, store: o.store, log });
   try {
     const ms = o.readyTimeoutMs ?? 15_000;

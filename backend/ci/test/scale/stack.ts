@@ -57,7 +57,7 @@ export async function workerStack(config: Config, store: RunStore, opts: { start
   const hub = await createLogHub({ redisUrl: config.redisUrl, store, log });
   const provider = new JenkinsClient({ baseUrl: config.jenkins.url!, user: config.jenkins.user!, apiToken: config.jenkins.apiToken! });
   const orchestrator = new Orchestrator({ config, store, hub, provider, redactor, notifiers: [], events, log, sandbox: false });
-  const queue = createJobQueue({ config, store, orchestrator, log, leaseMs: leaseMsOf(config), redisUrl: config.redisUrl });
+  const queue = await createJobQueue({ config, store, orchestrator, log, leaseMs: leaseMsOf(config), redisUrl: config.redisUrl });
   const service = new RunService({ config, store, queue, events, sandbox: false });
   if (opts.start !== false) await queue.start();
   return {

@@ -1,7 +1,9 @@
 /** Sandbox only (DESIGN §5): where it runs and which faults are induced. 404 with a real Jenkins. */
 import type { FastifyInstance } from 'fastify';
 import type { Sandbox } from '../../sandbox/index.js';
-import { validateFaults } from '../../sandbox/index.js';
+// From faults.js, not the sandbox's index: this route module loads with a real Jenkins too, and
+// the index would pull in the whole emulator.
+import { validateFaults } from '../../sandbox/faults.js';
 import { AppError } from '../../ci/errors.js';
 import type { AuthSeam } from '../auth_seam.js';
 

@@ -3,7 +3,8 @@
  * text. Transient SMTP failures (connection errors, 4xx replies such as 421
  * or 451) are retried with backoff; 5xx replies are final.
  */
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Redactor } from '../redact.js';
 import type { NotificationEvent, Notifier, SendReceipt } from '../notify.js';
 import { formatMs, renderConsoleBlock } from '../reports/render.js';
@@ -61,16 +62,23 @@ const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 
 export function createEmailNotifier(o: EmailOptions): Notifier {
   const { smtp } = o;
   if (!smtp.to.length) throw new Error('NOTIFY_EMAIL_TO is empty; give at least one recipient address');
-  const transport = nodemailer.createTransport({
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.secure,
-    ignoreTLS: smtp.ignoreTLS,
-    ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password ?? '' } } : {}),
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 20_000,
-  });
+  // nodemailer is imported at the first send, not at startup: it is several MB of modules
+  // that an idle backend (or one that never sends mail) does not need. Creating the
+  // transport opens no connection, so making it later changes nothing.
+  let transport: Promise<Transporter<SMTPTransport.SentMessageInfo>> | undefined;
+  const getTransport = () =>
+    (transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport({
+        host: smtp.host,
+        port: smtp.port,
+        secure: smtp.secure,
+        ignoreTLS: smtp.ignoreTLS,
+        ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password ?? '' } } : {}),
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+      }),
+    ));
   const maxAttempts = o.maxAttempts ?? 3;
   const base = o.baseDelayMs ?? 2000;
   const maxDelay = o.maxDelayMs ?? 60_000;
@@ -91,12 +99,13 @@ export function createEmailNotifier(o: EmailOptions): Notifier {
         text: hide(emailText(e)),
         html: hide(emailHtml(e)),
       };
+      const smtpTransport = await getTransport();
       let last = '';
       // Recipients still to reach: a server may accept some and refuse others.
       let pending = [...smtp.to];
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         try {
-          const info = await transport.sendMail({ ...message, to: pending });
+          const info = await smtpTransport.sendMail({ ...message, to: pending });
           const rejected = (info.rejected ?? []).map((r) => (typeof r === 'string' ? r : r.address));
           if (!rejected.length) return { attempts: attempt };
           const codes = ((info as { rejectedErrors?: Array<{ responseCode?: number }> }).rejectedErrors ?? []).map((x) => x.responseCode ?? 0);

@@ -6,7 +6,8 @@
  * else is kept verbatim and served back, but not interpreted: every job runs
  * the emulated WeSign-CI pipeline, since the sandbox cannot execute Groovy.
  */
-import { XMLParser } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
+import type { XMLParser as XMLParserClass } from 'fast-xml-parser';
 import type { ParamDef } from './model.js';
 
 export interface ParsedConfig {
@@ -29,10 +30,17 @@ const PARAM_TAGS: Record<string, ParamDef['type']> = {
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 const text = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'object' ? String((v as Record<string, unknown>)['#text'] ?? '') : String(v));
 
+// fast-xml-parser is loaded at the first config.xml a client sends, not when the sandbox
+// starts: its ES build is ~40 modules (several MB resident) that most sandbox sessions never
+// use. require() (its CommonJS build, same version) keeps parseConfigXml synchronous.
+let XMLParser: typeof XMLParserClass | undefined;
+const xmlParser = () => (XMLParser ??= (createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser')).XMLParser);
+
 export function parseConfigXml(xml: string): ParsedConfig {
+  const Parser = xmlParser();
   let doc: Record<string, unknown>;
   try {
-    doc = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: true, isArray: () => false }).parse(xml, true);
+    doc = new Parser({ ignoreAttributes: true, parseTagValue: false, trimValues: true, isArray: () => false }).parse(xml, true);
   } catch (err) {
     throw new ConfigXmlError(`config.xml is not well-formed XML: ${(err as Error).message}`);
   }
