@@ -29,11 +29,23 @@ import type { BuildRef, CiProvider, JobParameters, ProviderStage } from './provi
 import { ProviderError, coerceError } from './errors.js';
 import type { HubEvent, LogHub } from './logs/log_hub.js';
 import { parseConsoleChunk } from './logs/console_parser.js';
-import { type LineSource, type Redactor, type SecretKind, mergeFindings } from './redact.js';
+import { type RedactionFinding, type Redactor, type SecretKind, mergeFindings } from './redact.js';
 import { withRetry } from './providers/jenkins/retry.js';
 import { aggregate, renderConsoleBlock, type Summary } from './report_aggregator.js';
 import { notifyAll, type Notifier } from './notify.js';
 import type { RunEvents } from './events.js';
+
+/** Console text stored per transaction at most (about): fewer commits than one per slice. */
+const STORE_BATCH_CHARS = 1024 * 1024;
+
+/** Redacted lines waiting to be stored together, as the hub events they become. */
+interface LogBatch {
+  events: Array<{ type: 'log'; seq: number; stage: StageId; text: string; ts: string }>;
+  findings: RedactionFinding[];
+  chars: number;
+}
+
+const newLogBatch = (): LogBatch => ({ events: [], findings: [], chars: 0 });
 
 export type Phase = 'queued' | 'checking' | 'triggering' | 'waiting_queue' | 'following' | 'fetching' | 'aggregating' | 'notifying' | 'done';
 
@@ -332,12 +344,23 @@ class RunContext {
         // Each attempt starts from what is stored (this.run is updated by ingest), so a reply cut
         // half way is resumed after its last stored slice: nothing doubled, nothing lost.
         const from = { offset: this.run.console_offset, skip: this.run.console_skip };
+        let parse = { pending: this.run.console_pending, stage: this.run.console_stage as StageId };
+        // Slices are small (their strings stay in V8's young generation); a long reply is stored
+        // a batch of slices per transaction, each with the position after its last slice.
+        let batch = newLogBatch();
         for await (const slice of this.d.provider.readConsoleSlices(build, from, this.signal)) {
-          const parse = { pending: this.run.console_pending, stage: this.run.console_stage as StageId };
           const parsed = parseConsoleChunk(parse, slice.text, slice.last && !slice.more);
-          await this.ingest(parsed.lines, parsed.source, { offset: slice.next.offset, skip: slice.next.skip, pending: parsed.state.pending, stage: parsed.state.stage });
+          parse = parsed.state;
+          const redacted = this.d.redactor.redactLines(parsed.lines.map((l) => l.text), parsed.source);
+          parsed.lines.forEach((l, i) => batch.events.push({ type: 'log', seq: 0, stage: l.stage, text: redacted.lines[i]!, ts: '' }));
+          batch.findings.push(...redacted.findings);
+          batch.chars += slice.text.length;
           if (slice.text.length) sawText = true;
           more = slice.more;
+          if (slice.last || batch.chars >= STORE_BATCH_CHARS) {
+            await this.ingest(batch, { offset: slice.next.offset, skip: slice.next.skip, pending: parse.pending, stage: parse.stage });
+            batch = newLogBatch();
+          }
         }
       });
       if (polls++ % 2 === 0 || !more) await this.syncStages(build);
@@ -567,19 +590,19 @@ class RunContext {
   }
 
   /** Stores redacted lines + the console cursor in one transaction, then publishes them. */
-  private async ingest(lines: Array<{ stage: StageId; text: string }>, source: LineSource, cursor: { offset: number; skip: number; pending: string; stage: StageId }) {
+  private async ingest(batch: LogBatch, cursor: { offset: number; skip: number; pending: string; stage: StageId }) {
+    const { events } = batch;
     const ts = now();
-    const redacted = this.d.redactor.redactLines(lines.map((l) => l.text), source);
-    // The hub's events are the rows stored (one object per line: a slice holds thousands).
-    const events = lines.map((l, i) => ({ type: 'log' as const, seq: 0, stage: l.stage, text: redacted.lines[i]!, ts }));
-    const masked = redacted.findings.reduce((a, f) => a + f.count, 0);
+    for (const e of events) e.ts = ts;
+    // The hub's events are the rows stored (one object per line: a batch holds thousands).
     const { first, last } = await this.d.store.appendLogs(this.run.run_id, this.owner, events, cursor);
     for (let i = 0; i < events.length; i++) events[i]!.seq = first + i;
     this.run = { ...this.run, console_offset: cursor.offset, console_skip: cursor.skip, console_pending: cursor.pending, console_stage: cursor.stage };
     this.seq = last;
+    const masked = batch.findings.reduce((a, f) => a + f.count, 0);
     if (masked) {
       const findings = new Map<SecretKind, number>(Object.entries(this.book.secret_findings ?? {}) as Array<[SecretKind, number]>);
-      mergeFindings(findings, redacted.findings);
+      mergeFindings(findings, batch.findings);
       this.book.secret_findings = Object.fromEntries(findings);
       this.book.secrets_masked = (this.book.secrets_masked ?? 0) + masked;
       await this.saveBook();
@@ -587,7 +610,7 @@ class RunContext {
     this.book.log_lines = this.seq;
     this.d.hub.publish(this.run.run_id, events);
     // Chips react to markers at once; wfapi confirms on the next sync.
-    const seen = new Set(lines.map((l) => l.stage));
+    const seen = new Set(events.map((e) => e.stage));
     for (const id of seen) {
       const s = this.stages.get(id);
       if (s && s.status === 'pending' && id !== 'report' && id !== 'notify') await this.setStage(id, 'running');

@@ -31,8 +31,12 @@ import type {
   QueueState,
 } from './provider.js';
 
-/** About how much of a progressiveText reply is decoded and stored at a time: memory stays bounded, and 256 KiB was the fastest of 64 KiB–1 MiB in bench/ingest.ts (smaller slices mean more transactions, larger ones more large strings for the GC). */
-export const CONSOLE_SLICE_BYTES = 256 * 1024;
+/**
+ * About how much of a progressiveText reply is decoded at a time. Under 128 KiB the slice's strings
+ * are ordinary young-generation objects that die in the next scavenge; larger ones go to V8's
+ * large-object space and pile up until a full GC (bench/ingest.ts: +75 MB RSS at 256 KiB).
+ */
+export const CONSOLE_SLICE_BYTES = 64 * 1024;
 
 export interface JenkinsClientOptions {
   /** Jenkins root URL, e.g. "https://jenkins.example.com/" or "http://host:8080/jenkins". No credentials. */
