@@ -124,11 +124,14 @@ export interface LineSource {
   starts: readonly number[];
 }
 
-/** One global scanner per distinct trigger; the case-insensitive keyword triggers share one pass. */
+/** One global scanner per distinct trigger; the case-insensitive keywords (plain words) share one pass. */
 function triggerScanners(known: RegExp | null): RegExp[] {
   const insensitive = new Set<string>();
   const sensitive = new Set<string>();
-  for (const r of RULES) (r.trigger.flags.includes('i') ? insensitive : sensitive).add(r.trigger.source);
+  for (const r of RULES) {
+    if (r.trigger.flags.includes('i')) for (const word of r.trigger.source.split('|')) insensitive.add(word);
+    else sensitive.add(r.trigger.source);
+  }
   const out = [...sensitive].map((src) => new RegExp(src, 'g'));
   out.push(new RegExp([...insensitive].join('|'), 'gi'));
   if (known) out.push(new RegExp(known.source, 'g'));
