@@ -100,9 +100,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const redactor = createRedactor([...config.secrets, ...(jenkins.token ? [jenkins.token] : [])]);
   const log = options.logger ?? createLogger(config, redactor);
 
-  const db = await openDatabase(config.databaseUrl);
+  // Checkpoints on a worker thread: a big console is stored without copying pages on the event loop.
+  const db = await openDatabase(config.databaseUrl, { backgroundCheckpoints: true });
   await migrateToLatest(db.db);
-  const store = new KyselyRunStore(db.db);
+  const store = new KyselyRunStore(db.db, { sqlite: db.sqlite });
   // REDIS_URL: Redis pub/sub fan-out across instances; otherwise in-process.
   const hub: LogHub = await createLogHub({ redisUrl: config.redisUrl, store, log });
   const events = new RunEvents((err, event) => log.warn({ err, event }, 'an event listener failed'));
