@@ -13,8 +13,11 @@
  * Figures are wall-clock on a shared machine: quote ratios and medians, not single numbers.
  * docs/benchmarks.md records a run and explains each figure.
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from './lib/common.js';
 import { latencyBench } from './latency.js';
 import { ingestBench } from './ingest.js';
@@ -48,6 +51,14 @@ function printResult(r: BenchResult, secs: number) {
   const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c]!.length), 6));
   for (const row of rows) console.log(`   ${row.map((cell, c) => (c < 4 ? cell.padEnd(w[c]!) : cell)).join('  ')}`);
   for (const n of r.notes) console.log(`   note: ${n}`);
+}
+
+// The backend under test runs as `npm start` runs it: the build in backend/ci/dist, made now.
+const backendDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'backend', 'ci');
+const build = spawnSync('npm', ['run', 'build'], { cwd: backendDir, encoding: 'utf8' });
+if (build.status !== 0) {
+  console.error(`could not build the backend (npm run build -w backend/ci):\n${build.stdout}${build.stderr}`);
+  process.exit(1);
 }
 
 const results: Array<BenchResult & { seconds: number }> = [];

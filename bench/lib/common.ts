@@ -68,7 +68,7 @@ export interface BackendChild {
   dbFile: string;
 }
 
-/** The backend as `node --import tsx src/server.ts`, pointed at `jenkinsUrl`, with an admin API token. */
+/** The backend as `npm start` runs it (`node dist/server.js`, built by bench/run.ts), pointed at `jenkinsUrl`, with an admin API token. */
 export async function startBackendChild(jenkins: { url: string; user: string; token: string }, env: Record<string, string> = {}): Promise<BackendChild> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'qaci-bench-'));
   const dbFile = path.join(dir, 'ci.sqlite');
@@ -86,7 +86,7 @@ export async function startBackendChild(jenkins: { url: string; user: string; to
     RATE_LIMIT_READS_PER_MIN: '1000000',
     RATE_LIMIT_WRITES_PER_MIN: '1000000',
     ...env,
-  });
+  }, true);
   const token = createAdminToken(dbFile);
   return { proc, pid: proc.child.pid!, base: `http://127.0.0.1:${port}`, wsBase: `ws://127.0.0.1:${port}`, headers: { authorization: `Bearer ${token}` }, dir, dbFile };
 }

@@ -4,9 +4,14 @@
  *
  * Wire format is snake_case, as in SPEC.md's API contract.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { GIT_REF_RULE, gitRefProblem } from './git_ref.js';
-import pipeline from '../../../../contract/pipeline.json' with { type: 'json' };
+
+// Read at start rather than imported: a JSON import would put the repository root inside the
+// compiled output (tsc's rootDir), and Node 20 warns on JSON modules. src/ and dist/ sit at the
+// same depth, so the relative path holds for both.
+const pipeline = JSON.parse(readFileSync(new URL('../../../../contract/pipeline.json', import.meta.url), 'utf8')) as { stages: unknown; parameters: unknown };
 
 export const STAGE_IDS = [
   'checkout',

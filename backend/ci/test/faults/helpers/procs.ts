@@ -28,9 +28,10 @@ export interface Proc {
   kill(): Promise<void>;
 }
 
-export function spawnReady(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 60_000): Promise<Proc> {
+/** `args` run with the tsx loader (TypeScript sources) unless `compiled` (plain JS from dist/). */
+export function spawnReady(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 60_000, compiled = false): Promise<Proc> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: backendDir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, compiled ? args : ['--import', 'tsx', ...args], { cwd: backendDir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let settled = false;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -88,8 +89,13 @@ export async function startStandaloneSandbox(dataDir: string, timeScale: number)
   return { proc, url: `http://127.0.0.1:${port}/`, user, token, auth: 'Basic ' + Buffer.from(`${user}:${token}`).toString('base64') };
 }
 
-export async function startBackendProcess(env: Record<string, string>): Promise<Proc> {
-  return spawnReady(['src/server.ts'], { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env }, /listening on/);
+/**
+ * The backend server: the TypeScript sources through tsx (tests), or with `compiled` the build in
+ * dist/ the way `npm start` runs it (benchmarks: tsx alone costs ~60 MB of RSS). Build first.
+ */
+export async function startBackendProcess(env: Record<string, string>, compiled = false): Promise<Proc> {
+  const args = compiled ? ['--enable-source-maps', 'dist/server.js'] : ['src/server.ts'];
+  return spawnReady(args, { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env }, /listening on/, 60_000, compiled);
 }
 
 /** An admin API token made with the tokens CLI, as an operator would (AUTH_MODE=none is refused with a JENKINS_URL). */
