@@ -85,6 +85,8 @@ export interface SandboxFaults {
   jenkins_flaky: number;
   /** Seconds Jenkins stays unreachable from now. */
   jenkins_down_s: number;
+  /** MB of output "Build & Unit Tests" prints at once (a huge console to follow). */
+  console_flood_mb?: number;
 }
 export interface SandboxInfo {
   jenkins_url: string;

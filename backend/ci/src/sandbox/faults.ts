@@ -23,6 +23,8 @@ export interface SandboxFaults {
   jenkins_flaky: number;
   /** For this many seconds from now, new connections to the Jenkins port are destroyed. */
   jenkins_down_s: number;
+  /** "Build & Unit Tests" prints this many MB of compiler output at once (0..200): a huge console to follow. */
+  console_flood_mb: number;
 }
 
 export const DEFAULT_FAULTS: SandboxFaults = {
@@ -35,12 +37,13 @@ export const DEFAULT_FAULTS: SandboxFaults = {
   rollback_fail: false,
   jenkins_flaky: 0,
   jenkins_down_s: 0,
+  console_flood_mb: 0,
 };
 
 const BOOLEAN_KEYS = ['smoke_fail', 'preflight_fail', 'build_fail', 'api_fail', 'e2e_fail', 'secret_leak', 'rollback_fail'] as const;
 const ALLOWED_HELP =
   'allowed keys: smoke_fail, preflight_fail, build_fail, api_fail, e2e_fail, secret_leak, rollback_fail (booleans), ' +
-  'jenkins_flaky (number 0..1), jenkins_down_s (seconds, 0..3600)';
+  'jenkins_flaky (number 0..1), jenkins_down_s (seconds, 0..3600), console_flood_mb (MB, 0..200)';
 
 export class FaultValidationError extends Error {
   override name = 'FaultValidationError';
@@ -68,6 +71,10 @@ export function validateFaults(input: unknown): Partial<SandboxFaults> {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 3600) {
         problems.push(`jenkins_down_s must be a number of seconds from 0 to 3600, got ${JSON.stringify(value)}`);
       } else out.jenkins_down_s = value;
+    } else if (key === 'console_flood_mb') {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 200) {
+        problems.push(`console_flood_mb must be a number of megabytes from 0 to 200, got ${JSON.stringify(value)}`);
+      } else out.console_flood_mb = value;
     } else {
       problems.push(`unknown key "${key}"`);
     }

@@ -12,7 +12,7 @@ afterAll(async () => {
   await sb?.close();
 });
 afterEach(() => {
-  sb.setFaults({ smoke_fail: false, preflight_fail: false, build_fail: false, api_fail: false, e2e_fail: false, secret_leak: false, rollback_fail: false, jenkins_flaky: 0, jenkins_down_s: 0 });
+  sb.setFaults({ smoke_fail: false, preflight_fail: false, build_fail: false, api_fail: false, e2e_fail: false, secret_leak: false, rollback_fail: false, jenkins_flaky: 0, jenkins_down_s: 0, console_flood_mb: 0 });
 });
 
 /**
@@ -157,6 +157,18 @@ describe('secret_leak', () => {
   });
 });
 
+describe('console_flood_mb', () => {
+  it('prints that many MB in Build & Unit Tests, marked [build], long lines included, and the build still succeeds', async () => {
+    sb.setFaults({ console_flood_mb: 2 });
+    const { n, build } = await runBuild(sb, { TEST_SUITE: 'none', QA_RUN_ID: 'flood' });
+    expect(build.result).toBe('SUCCESS');
+    const text = await consoleText(sb, n);
+    const flood = text.split('\n').filter((l) => l.startsWith('[build]   Compiling') || l.startsWith('[build] warning CS8618'));
+    expect(flood.reduce((a, l) => a + Buffer.byteLength(l) + 1, 0)).toBeGreaterThan(2 * 1024 * 1024 * 0.9);
+    expect(flood.some((l) => l.length > 16_384)).toBe(true);
+  });
+});
+
 describe('jenkins_flaky and jenkins_down_s', () => {
   it('jenkins_flaky=1 answers every Jenkins call with a 5xx; 0.5 lets some through', async () => {
     sb.setFaults({ jenkins_flaky: 1 });
@@ -191,6 +203,8 @@ describe('the fault API', () => {
     expect(() => validateFaults({ jenkins_flaky: 2 })).toThrow(/jenkins_flaky must be a number from 0 to 1/);
     expect(() => validateFaults({ typo_fail: true })).toThrow(/unknown key "typo_fail"/);
     expect(() => validateFaults([])).toThrow(/must be a JSON object/);
+    expect(() => validateFaults({ console_flood_mb: 201 })).toThrow(/console_flood_mb must be a number of megabytes from 0 to 200/);
+    expect(() => validateFaults({ console_flood_mb: '5' })).toThrow(/console_flood_mb must be a number/);
     expect(validateFaults({ e2e_fail: true, jenkins_down_s: 3 })).toEqual({ e2e_fail: true, jenkins_down_s: 3 });
   });
 

@@ -24,16 +24,20 @@ export function SandboxPanel() {
   const set = useSetFaults();
   const [flaky, setFlaky] = useState('0');
   const [down, setDown] = useState('0');
+  const [flood, setFlood] = useState('0');
   const faults = q.data?.faults;
   useEffect(() => {
     if (!faults) return;
     setFlaky(String(faults.jenkins_flaky));
     setDown(String(faults.jenkins_down_s));
-  }, [faults?.jenkins_flaky, faults?.jenkins_down_s]); // eslint-disable-line react-hooks/exhaustive-deps
+    setFlood(String(faults.console_flood_mb ?? 0));
+  }, [faults?.jenkins_flaky, faults?.jenkins_down_s, faults?.console_flood_mb]); // eslint-disable-line react-hooks/exhaustive-deps
 
   if (!q.data) return q.error ? <ApiErrorBanner error={q.error} what="read the sandbox settings" /> : null;
   const info = q.data;
-  const numbersValid = Number(flaky) >= 0 && Number(flaky) <= 1 && Number.isInteger(Number(down)) && Number(down) >= 0;
+  const hasFlood = 'console_flood_mb' in info.faults;
+  const numbersValid =
+    Number(flaky) >= 0 && Number(flaky) <= 1 && Number.isInteger(Number(down)) && Number(down) >= 0 && (!hasFlood || (Number(flood) >= 0 && Number(flood) <= 200));
 
   return (
     <section className="card sandbox-panel" aria-labelledby={`${uid}-h`} data-testid="sandbox-panel">
@@ -75,7 +79,7 @@ export function SandboxPanel() {
         className="fault-numbers"
         onSubmit={(e) => {
           e.preventDefault();
-          if (numbersValid) set.mutate({ jenkins_flaky: Number(flaky), jenkins_down_s: Number(down) });
+          if (numbersValid) set.mutate({ jenkins_flaky: Number(flaky), jenkins_down_s: Number(down), ...(hasFlood ? { console_flood_mb: Number(flood) } : {}) });
         }}
       >
         <div className="field">
@@ -86,6 +90,12 @@ export function SandboxPanel() {
           <label htmlFor={`${uid}-down`}>Jenkins down for (seconds from now)</label>
           <input id={`${uid}-down`} type="number" min={0} step={1} value={down} onChange={(e) => setDown(e.target.value)} />
         </div>
+        {hasFlood ? (
+          <div className="field">
+            <label htmlFor={`${uid}-flood`}>Console flood (MB the build prints at once, 0–200)</label>
+            <input id={`${uid}-flood`} type="number" min={0} max={200} step={1} value={flood} onChange={(e) => setFlood(e.target.value)} />
+          </div>
+        ) : null}
         <div className="filters__actions">
           <button type="submit" className="button button--small" disabled={!numbersValid || set.isPending}>
             Apply
@@ -104,6 +114,7 @@ export function SandboxPanel() {
                 ...('rollback_fail' in info.faults ? { rollback_fail: false } : {}),
                 jenkins_flaky: 0,
                 jenkins_down_s: 0,
+                ...(hasFlood ? { console_flood_mb: 0 } : {}),
               })
             }
           >
