@@ -15,8 +15,11 @@ export type Plan =
   | { kind: 'status'; code: number }
   /** Destroy the connection without any answer. */
   | { kind: 'reset' }
-  /** Forward; send the headers and the first `afterBytes` of Jenkins' body, then destroy the connection. */
-  | { kind: 'cut'; afterBytes: number }
+  /**
+   * Forward; send the headers and the first `afterBytes` of Jenkins' body, then destroy the
+   * connection. With `minBody`, a reply shorter than that passes untouched; `onCut` is told of a cut.
+   */
+  | { kind: 'cut'; afterBytes: number; minBody?: number; onCut?: () => void }
   /** Forward after `ms`. */
   | { kind: 'delay'; ms: number }
   /** Forward (Jenkins acts on it), then answer `code` instead of Jenkins' reply. */
@@ -27,8 +30,11 @@ export type Plan =
   | { kind: 'rewrite'; fn: (up: Upstream) => Upstream }
   /** Forward, then wait for `until` before answering. */
   | { kind: 'holdAnswer'; until: Promise<void>; onHeld?: () => void }
-  /** Forward; send the headers and `afterBytes` of the body, then wait for `until` before the rest. */
-  | { kind: 'holdMidBody'; afterBytes: number; until: Promise<void>; onHeld?: () => void };
+  /**
+   * Forward; send the headers and `afterBytes` of the body, then wait for `until` before the rest.
+   * With `minBody`, a reply shorter than that passes untouched (and `onPassed` is told).
+   */
+  | { kind: 'holdMidBody'; afterBytes: number; until: Promise<void>; onHeld?: () => void; minBody?: number; onPassed?: () => void };
 
 export interface Upstream {
   status: number;
@@ -147,6 +153,11 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
           await plan.until;
           if (callerGone) return;
         }
+        if ((plan.kind === 'holdMidBody' || plan.kind === 'cut') && plan.minBody !== undefined && up.body.length < plan.minBody) {
+          if (plan.kind === 'holdMidBody') plan.onPassed?.();
+          answer(up.status, up.headers, up.body);
+          return;
+        }
         if (plan.kind === 'cut' || plan.kind === 'holdMidBody') {
           record.status = up.status;
           const h = { ...up.headers };
@@ -156,6 +167,7 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
           const cutAt = Math.min(plan.afterBytes, Math.max(0, up.body.length - 1));
           res.write(up.body.subarray(0, cutAt));
           if (plan.kind === 'cut') {
+            plan.onCut?.();
             // Let the first bytes leave, then drop the connection with the reply unfinished.
             setTimeout(() => req.socket.destroy(), 5);
             return;
