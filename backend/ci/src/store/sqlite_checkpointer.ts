@@ -55,6 +55,9 @@ export function startBackgroundCheckpoints(sqlite: SQLite.Database, file: string
   return {
     async stop() {
       stopping = true;
+      // Unref'd while it runs (it must not keep a process alive), but waited for now: without
+      // ref() an event loop with nothing else to do would end before the thread's exit arrives.
+      worker.ref();
       worker.postMessage('stop');
       await exited;
     },

@@ -2,9 +2,11 @@
  * With background checkpoints the server's connection never checkpoints itself, so the pages it
  * commits must still reach the database file, from the worker thread, and close() must end it.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, expect, it } from 'vitest';
@@ -44,4 +46,22 @@ it('moves committed pages into the database file from a worker thread while the 
   const check = new Database(file, { readonly: true });
   expect((check.prepare('select count(*) n from blobs').get() as { n: number }).n).toBe(320);
   check.close();
+});
+
+it('close() waits for the thread even when nothing else keeps the process alive (a script ends cleanly, not with exit 13)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'qaci-ckpt-'));
+  dirs.push(dir);
+  const dbModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/store/db.ts');
+  const script = path.join(dir, 'open_close.mts');
+  writeFileSync(
+    script,
+    `import { openDatabase, migrateToLatest } from ${JSON.stringify(dbModule)};
+const o = await openDatabase(${JSON.stringify(path.join(dir, 'ci.sqlite'))}, { backgroundCheckpoints: true });
+await migrateToLatest(o.db);
+await o.close();
+console.log('closed');
+`,
+  );
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'), encoding: 'utf8', timeout: 60_000 });
+  expect({ status: r.status, out: r.stdout.trim() }, r.stderr).toEqual({ status: 0, out: 'closed' });
 });
