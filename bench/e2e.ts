@@ -45,7 +45,7 @@ export async function e2eBench(o: BenchOptions): Promise<BenchResult> {
     const f = stats(toFinal);
     return {
       name: 'End to end (sandbox Jenkins, real Newman and aggregator)',
-      setup: `${runs} deploy runs with test_suite=api one after another; JENKINS_POLL_MS=${pollMs}; backend = real server.ts child; a pass-through proxy times the trigger`,
+      setup: `${runs} deploy runs with test_suite=api one after another; JENKINS_POLL_MS=${pollMs}; backend = the built server (node dist/server.js) in a child process; a pass-through proxy times the trigger`,
       rows: [
         { metric: 'POST /ci/runs → trigger at Jenkins: median / max', value: `${ms(t.p50)} / ${ms(t.max)}`, against: `poll ${pollMs} ms`, ratio: `${(t.p50 / pollMs).toFixed(2)}× poll` },
         { metric: 'build finished → run final (reports aggregated): median / max', value: `${ms(f.p50)} / ${ms(f.max)}`, against: `poll ${pollMs} ms`, ratio: `${(f.p50 / pollMs).toFixed(2)}× poll` },

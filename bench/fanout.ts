@@ -165,7 +165,7 @@ export async function fanoutBench(o: BenchOptions): Promise<BenchResult> {
     notes.push('viewers run in the bench process on the same 2 cores as the backend, so their own CPU inflates the latencies');
     return {
       name: 'Fan-out (WS viewers on one active run)',
-      setup: `${n} viewers (text stream), 20 stamped lines/s for ${seconds} s; slow-reader test: 20 fast viewers + 1 paused socket, ~0.8 MB/s of 8 KB lines; backend = real server.ts child, bench-only Jenkins`,
+      setup: `${n} viewers (text stream), 20 stamped lines/s for ${seconds} s; slow-reader test: 20 fast viewers + 1 paused socket, ~0.8 MB/s of 8 KB lines; backend = the built server (node dist/server.js) in a child process, bench-only Jenkins`,
       rows,
       notes,
     };

@@ -185,7 +185,7 @@ export async function ingestBench(o: BenchOptions): Promise<BenchResult> {
     const ratio = streamCopyMs / ingestMs;
     return {
       name: `Log ingestion (${size / 1024 / 1024} MB console through the real ingest path)`,
-      setup: `${mb(made.bytes)}, ${made.lines} lines (70 % ~60 B, 30 % 0.5–4 KB), a finished build read from offset 0 (one progressiveText reply); backend = real server.ts child`,
+      setup: `${mb(made.bytes)}, ${made.lines} lines (70 % ~60 B, 30 % 0.5–4 KB), a finished build read from offset 0 (one progressiveText reply); backend = the built server (node dist/server.js) in a child process`,
       rows: [
         { metric: 'ingest (first console read → "build finished" stored)', value: `${(ingestMs / 1000).toFixed(1)} s = ${mbps(ingestMs).toFixed(1)} MB/s` },
         { metric: 'plain copy (read stream → write stream)', value: `${(streamCopyMs / 1000).toFixed(2)} s = ${mbps(streamCopyMs).toFixed(0)} MB/s` },

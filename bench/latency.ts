@@ -60,7 +60,7 @@ export async function latencyBench(o: BenchOptions): Promise<BenchResult> {
     const lost = steadyN + idleN - samples.size;
     return {
       name: 'Live-log latency (Jenkins writes a line → WS client has it)',
-      setup: `JENKINS_POLL_MS=${pollMs}; ${steadyN} lines flowing (one every 50–150 ms) + ${idleN} single lines after 1.5–2.5 s idle; backend = real server.ts child, bench-only Jenkins`,
+      setup: `JENKINS_POLL_MS=${pollMs}; ${steadyN} lines flowing (one every 50–150 ms) + ${idleN} single lines after 1.5–2.5 s idle; backend = the built server (node dist/server.js) in a child process, bench-only Jenkins`,
       rows: [
         { metric: 'flowing: p50 / p95 / p99', value: `${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)}`, against: `poll ${pollMs} ms (fast poll ${pollMs / 4} ms)`, ratio: `p95 = ${(s.p95 / pollMs).toFixed(2)}× poll` },
         { metric: 'after idle: p50 / p95 / p99', value: `${ms(a.p50)} / ${ms(a.p95)} / ${ms(a.p99)}`, against: `poll ${pollMs} ms`, ratio: `p95 = ${(a.p95 / pollMs).toFixed(2)}× poll` },
