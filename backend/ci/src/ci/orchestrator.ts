@@ -345,20 +345,22 @@ class RunContext {
         // half way is resumed after its last stored slice: nothing doubled, nothing lost.
         const from = { offset: this.run.console_offset, skip: this.run.console_skip };
         let parse = { pending: this.run.console_pending, stage: this.run.console_stage as StageId };
+        let inKey = this.run.console_in_key === 1;
         // Slices are small (their strings stay in V8's young generation); a long reply is stored
         // a batch of slices per transaction, each with the position after its last slice.
         let batch = newLogBatch();
         for await (const slice of this.d.provider.readConsoleSlices(build, from, this.signal)) {
           const parsed = parseConsoleChunk(parse, slice.text, slice.last && !slice.more);
           parse = parsed.state;
-          const redacted = this.d.redactor.redactLines(parsed.lines.map((l) => l.text), parsed.source);
+          const redacted = this.d.redactor.redactLines(parsed.lines.map((l) => l.text), parsed.source, inKey);
+          inKey = redacted.inKeyBlock;
           parsed.lines.forEach((l, i) => batch.events.push({ type: 'log', seq: 0, stage: l.stage, text: redacted.lines[i]!, ts: '' }));
           batch.findings.push(...redacted.findings);
           batch.chars += slice.text.length;
           if (slice.text.length) sawText = true;
           more = slice.more;
           if (slice.last || batch.chars >= STORE_BATCH_CHARS) {
-            await this.ingest(batch, { offset: slice.next.offset, skip: slice.next.skip, pending: parse.pending, stage: parse.stage });
+            await this.ingest(batch, { offset: slice.next.offset, skip: slice.next.skip, inKey, pending: parse.pending, stage: parse.stage });
             batch = newLogBatch();
           }
         }
@@ -590,14 +592,21 @@ class RunContext {
   }
 
   /** Stores redacted lines + the console cursor in one transaction, then publishes them. */
-  private async ingest(batch: LogBatch, cursor: { offset: number; skip: number; pending: string; stage: StageId }) {
+  private async ingest(batch: LogBatch, cursor: { offset: number; skip: number; inKey: boolean; pending: string; stage: StageId }) {
     const { events } = batch;
     const ts = now();
     for (const e of events) e.ts = ts;
     // The hub's events are the rows stored (one object per line: a batch holds thousands).
     const { first, last } = await this.d.store.appendLogs(this.run.run_id, this.owner, events, cursor);
     for (let i = 0; i < events.length; i++) events[i]!.seq = first + i;
-    this.run = { ...this.run, console_offset: cursor.offset, console_skip: cursor.skip, console_pending: cursor.pending, console_stage: cursor.stage };
+    this.run = {
+      ...this.run,
+      console_offset: cursor.offset,
+      console_skip: cursor.skip,
+      console_in_key: cursor.inKey ? 1 : 0,
+      console_pending: cursor.pending,
+      console_stage: cursor.stage,
+    };
     this.seq = last;
     const masked = batch.findings.reduce((a, f) => a + f.count, 0);
     if (masked) {
@@ -622,6 +631,7 @@ class RunContext {
     const { last } = await this.d.store.appendLogs(this.run.run_id, this.owner, [event], {
       offset: this.run.console_offset,
       skip: this.run.console_skip,
+      inKey: this.run.console_in_key === 1,
       pending: this.run.console_pending,
       stage: this.run.console_stage,
     });

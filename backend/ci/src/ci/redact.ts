@@ -99,6 +99,17 @@ const RULES: Rule[] = [
   },
 ];
 
+const KEY_BEGIN = /-----BEGIN [A-Z ]*PRIVATE KEY-----/g;
+const KEY_END = /-----END [A-Z ]*PRIVATE KEY-----/;
+
+/** The line starts a private key block it does not end (its last BEGIN has no END after it). */
+function opensKeyBlock(line: string): boolean {
+  let last = -1;
+  KEY_BEGIN.lastIndex = 0;
+  for (let m = KEY_BEGIN.exec(line); m; m = KEY_BEGIN.exec(line)) last = m.index + m[0].length;
+  return last >= 0 && !KEY_END.test(line.slice(last));
+}
+
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export interface Redactor {
@@ -110,8 +121,10 @@ export interface Redactor {
    * `redact` applied to each line, the same result, but fast on a long log: the lines are scanned
    * once per trigger, and only lines holding one go through the rules. Unchanged lines are the
    * same strings. Lines must not contain "\n" (log lines never do).
+   * Unlike per-line `redact`, it also masks the body lines of a PEM private key printed over several
+   * lines; `inKeyBlock` carries "inside a key" from one batch of lines to the next.
    */
-  redactLines(lines: readonly string[], source?: LineSource): { lines: string[]; findings: RedactionFinding[] };
+  redactLines(lines: readonly string[], source?: LineSource, inKeyBlock?: boolean): { lines: string[]; findings: RedactionFinding[]; inKeyBlock: boolean };
 }
 
 /**
@@ -171,7 +184,7 @@ export function createRedactor(knownSecrets: readonly string[] = []): Redactor {
 
   const scanners = triggerScanners(known);
 
-  function redactLines(lines: readonly string[], source?: LineSource) {
+  function redactLines(lines: readonly string[], source?: LineSource, inKeyBlock = false) {
     // Scan the text the lines were cut from when there is one (no copy); else the lines joined.
     const haystack = source ? source.text : lines.join('\n');
     let starts: readonly number[] | null = source ? source.starts : null;
@@ -210,15 +223,43 @@ export function createRedactor(knownSecrets: readonly string[] = []): Redactor {
         re.lastIndex = next === undefined ? haystack.length : next;
       }
     }
-    if (!candidates.size) return { lines: lines as string[], findings: [] };
+    const opensKey = [...candidates].some((i) => opensKeyBlock(lines[i]!));
+    if (!candidates.size && !inKeyBlock) return { lines: lines as string[], findings: [], inKeyBlock: false };
     const out = lines.slice();
     const counts = new Map<SecretKind, number>();
-    for (const i of candidates) {
-      const r = redact(out[i]!);
-      out[i] = r.text;
-      mergeFindings(counts, r.findings);
+    if (!inKeyBlock && !opensKey) {
+      for (const i of candidates) {
+        const r = redact(out[i]!);
+        out[i] = r.text;
+        mergeFindings(counts, r.findings);
+      }
+      return { lines: out, findings: [...counts].map(([kind, count]) => ({ kind, count })), inKeyBlock: false };
     }
-    return { lines: out, findings: [...counts].map(([kind, count]) => ({ kind, count })) };
+    // A PEM private key printed over several lines: its body lines hold no trigger, so they are
+    // masked by position, from the BEGIN line to the END line (possibly in a later batch).
+    let inKey = inKeyBlock;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (inKey) {
+        const end = KEY_END.exec(line);
+        if (!end) {
+          out[i] = MASK;
+          continue;
+        }
+        const rest = redact(line.slice(end.index + end[0].length));
+        mergeFindings(counts, rest.findings);
+        out[i] = `${MASK} ${end[0]}${rest.text}`;
+        inKey = opensKeyBlock(line.slice(end.index + end[0].length));
+        continue;
+      }
+      if (candidates.has(i)) {
+        const r = redact(line);
+        out[i] = r.text;
+        mergeFindings(counts, r.findings);
+      }
+      inKey = opensKeyBlock(line);
+    }
+    return { lines: out, findings: [...counts].map(([kind, count]) => ({ kind, count })), inKeyBlock: inKey };
   }
 
   return { redact, mask: (t) => redact(t).text, redactLines };

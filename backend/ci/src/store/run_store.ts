@@ -72,6 +72,8 @@ export interface ConsoleCursor {
   offset: number;
   /** Body bytes of that reply already stored; 0 between replies (migration 004). */
   skip?: number;
+  /** The lines stored so far end inside a multi-line private key (redactLines' state). */
+  inKey?: boolean;
   pending: string;
   stage: string;
 }
@@ -86,7 +88,7 @@ function prepareLogStatements(sqlite: SQLiteHandle) {
   return {
     lease: sqlite.prepare('select last_seq, lease_owner from runs where run_id = ?'),
     insert: sqlite.prepare('insert into log_chunks (run_id, first_seq, last_seq, stage, text, ts) values (?, ?, ?, ?, ?, ?)'),
-    cursor: sqlite.prepare('update runs set last_seq = ?, console_offset = ?, console_skip = ?, console_pending = ?, console_stage = ? where run_id = ?'),
+    cursor: sqlite.prepare('update runs set last_seq = ?, console_offset = ?, console_skip = ?, console_in_key = ?, console_pending = ?, console_stage = ? where run_id = ?'),
   };
 }
 
@@ -241,6 +243,7 @@ export class KyselyRunStore implements RunStore {
         notify_json: null,
         console_offset: 0,
         console_skip: 0,
+        console_in_key: 0,
         console_pending: '',
         console_stage: 'checkout',
         last_seq: 0,
@@ -440,10 +443,17 @@ export class KyselyRunStore implements RunStore {
       const first = Number(run.last_seq) + 1;
       const last = first - 1 + lines.length;
       const chunks = chunkLines(runId, first, lines);
-      const next = { last_seq: last, console_offset: cursor.offset, console_skip: cursor.skip ?? 0, console_pending: cursor.pending, console_stage: cursor.stage };
+      const next = {
+        last_seq: last,
+        console_offset: cursor.offset,
+        console_skip: cursor.skip ?? 0,
+        console_in_key: cursor.inKey ? 1 : 0,
+        console_pending: cursor.pending,
+        console_stage: cursor.stage,
+      };
       if (fast) {
         for (const c of chunks) fast.insert.run(c.run_id, c.first_seq, c.last_seq, c.stage, c.text, c.ts);
-        fast.cursor.run(next.last_seq, next.console_offset, next.console_skip, next.console_pending, next.console_stage, runId);
+        fast.cursor.run(next.last_seq, next.console_offset, next.console_skip, next.console_in_key, next.console_pending, next.console_stage, runId);
       } else {
         // Insert in slices: SQLite limits bound parameters per statement.
         for (let i = 0; i < chunks.length; i += 100) await tx.insertInto('log_chunks').values(chunks.slice(i, i + 100)).execute();

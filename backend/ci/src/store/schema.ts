@@ -36,6 +36,8 @@ export interface RunsTable {
   console_stage: string;
   /** Body bytes of the reply from console_offset already stored (migration 004). */
   console_skip: number;
+  /** 1 while the stored lines end inside a multi-line private key (migration 004). */
+  console_in_key: number;
   last_seq: number;
   lease_owner: string | null;
   lease_expires_at: string | null;

@@ -38,6 +38,7 @@ function expectTidy(runId: string) {
 
 const SECRET = 'FakeHostile-example-42';
 const BEARER = 'fake-hostile-example-token-abcdef123456';
+const KEY_BODY = 'MIIEvFakeHostileKeyBody0123456789abcdefABCDEF';
 
 describe('hostile or broken Jenkins answers', () => {
   it('a console with a fake secret, a 100 KB line, invalid UTF-8, escapes and a NUL: stored masked, cut and readable', async () => {
@@ -54,6 +55,8 @@ describe('hostile or broken Jenkins answers', () => {
           const hostile = Buffer.concat([
             Buffer.from(`[preflight] conn Server=db;User Id=sa;Password=${SECRET};\r\n`),
             Buffer.from(`[preflight] Authorization: Bearer ${BEARER}\r\n`),
+            // A PEM key printed over several lines: its body lines hold nothing secret-shaped.
+            Buffer.from(`[deploy] -----BEGIN PRIVATE KEY-----\r\n${KEY_BODY}\r\n${KEY_BODY}2\r\n-----END PRIVATE KEY-----\r\n`),
             Buffer.from(`[build] ${'A'.repeat(100_000)}\r\n`),
             Buffer.from('[build] bad utf-8: '),
             Buffer.from([0xff, 0xfe, 0xc3, 0x28]),
@@ -73,6 +76,8 @@ describe('hostile or broken Jenkins answers', () => {
     const all = log.all.map((l) => l.text).join('\n');
     expect(all).not.toContain(SECRET);
     expect(all).not.toContain(BEARER);
+    expect(all).not.toContain(KEY_BODY);
+    expect(all).toContain('-----END PRIVATE KEY-----');
     const long = log.all.find((l) => l.text.startsWith('AAAA'))!;
     expect(long.text.length).toBeLessThan(17_000);
     expect(long.text).toMatch(/line cut at 16384 characters/);
@@ -86,6 +91,7 @@ describe('hostile or broken Jenkins answers', () => {
       if (!f.endsWith('.json') && !f.endsWith('.md') && !f.endsWith('.log')) continue;
       const { readFileSync } = await import('node:fs');
       expect(readFileSync(full, 'utf8'), f).not.toContain(SECRET);
+      expect(readFileSync(full, 'utf8'), f).not.toContain(KEY_BODY);
     }
     expectTidy(id);
     expect(await buildsOfRun(t.jenkins, id)).toHaveLength(1);

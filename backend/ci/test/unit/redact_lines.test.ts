@@ -82,7 +82,7 @@ describe('redactLines', () => {
     const got = redactor.redactLines(lines);
     expect(got.findings).toEqual([]);
     got.lines.forEach((l, i) => expect(l).toBe(lines[i]));
-    expect(redactor.redactLines([])).toEqual({ lines: [], findings: [] });
+    expect(redactor.redactLines([])).toEqual({ lines: [], findings: [], inKeyBlock: false });
   });
 
   it('scanning the console text the parser cut the lines from gives the same result (markers, CRs, timestamps, cut lines, an unfinished tail)', () => {
@@ -110,5 +110,33 @@ describe('redactLines', () => {
       expect(sum(got.findings)).toEqual(sum(want.flatMap((w) => w.findings)));
       expect(want.some((w) => w.findings.length)).toBe(true);
     }
+  });
+
+  it('masks every line of a PEM private key printed over several lines, also when the key spans two batches', () => {
+    const body = ['MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7', 'qH7NXFake0ExampleKeyBody0123456789abcdefghijABCDEFGHIJ', 'Zm9vYmFyZmFrZWtleWJvZHlleGFtcGxlMDEyMzQ1Njc4OQ=='];
+    const lines = ['[deploy] Get-Content cert.key', '-----BEGIN PRIVATE KEY-----', ...body, '-----END PRIVATE KEY----- password=FakeAfterEnd-1', 'next step'];
+    const all = redactor.redactLines(lines);
+    expect(all.inKeyBlock).toBe(false);
+    expect(all.lines.join('\n')).not.toMatch(/MIIEvQ|qH7NX|Zm9vYmFy|FakeAfterEnd/);
+    expect(all.lines[0]).toBe(lines[0]);
+    expect(all.lines[lines.length - 1]).toBe('next step');
+    expect(all.lines.slice(2, 5)).toEqual(['****', '****', '****']);
+    expect(all.lines[5]).toBe('**** -----END PRIVATE KEY----- password=****');
+    expect(sum(all.findings)).toEqual({ connection_string_password: 1, private_key: 1 });
+
+    // The same lines in two batches, cut inside the key: the state carries the masking over.
+    const first = redactor.redactLines(lines.slice(0, 3));
+    expect(first.inKeyBlock).toBe(true);
+    const second = redactor.redactLines(lines.slice(3), undefined, first.inKeyBlock);
+    expect([...first.lines, ...second.lines]).toEqual(all.lines);
+    expect(second.inKeyBlock).toBe(false);
+  });
+
+  it('a one-line key, and a BEGIN with its END on the same line, leave the next lines alone', () => {
+    const lines = ['-----BEGIN RSA PRIVATE KEY----- MIIfake -----END RSA PRIVATE KEY-----', 'plain line after'];
+    const got = redactor.redactLines(lines);
+    expect(got.inKeyBlock).toBe(false);
+    expect(got.lines[1]).toBe('plain line after');
+    expect(got.lines[0]).not.toContain('MIIfake');
   });
 });

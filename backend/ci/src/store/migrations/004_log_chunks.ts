@@ -12,6 +12,9 @@
  *   and that many body bytes are skipped (Jenkins' body is not the raw log byte for byte, so a
  *   raw offset cannot be computed mid-reply; the body from one `start` is always the same).
  *
+ * - `runs.console_in_key`: the stored lines end inside a PEM private key printed over several
+ *   lines, so the next lines are masked until its END line (redactLines).
+ *
  * Existing lines become one-line chunks, so history survives the upgrade.
  */
 import { type Kysely, sql } from 'kysely';
@@ -32,6 +35,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`insert into log_chunks (run_id, first_seq, last_seq, stage, text, ts) select run_id, seq, seq, stage, text, ts from log_lines`.execute(db);
   await db.schema.dropTable('log_lines').execute();
   await db.schema.alterTable('runs').addColumn('console_skip', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema.alterTable('runs').addColumn('console_in_key', 'integer', (c) => c.notNull().defaultTo(0)).execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
@@ -53,4 +57,5 @@ export async function down(db: Kysely<any>): Promise<void> {
   }
   await db.schema.dropTable('log_chunks').execute();
   await db.schema.alterTable('runs').dropColumn('console_skip').execute();
+  await db.schema.alterTable('runs').dropColumn('console_in_key').execute();
 }
