@@ -56,7 +56,9 @@ describe.skipIf(!pgOk.ok || !redisOk.ok)('BullMqQueue with two workers', () => {
     await installRunAudit(audit);
     const config = scaleConfig(dir, jenkins, { DATABASE_URL: fresh.url, REDIS_URL: redis.url });
     const stores = dbs.map((d) => new KyselyRunStore(d.db));
-    const workers = [await workerStack(config, stores[0]!), await workerStack(config, stores[1]!)];
+    // One job at a time each: with two environments busy at once, both workers must take part
+    // (at the default 4, whichever starts first can take every job, and "both took part" is luck).
+    const workers = [await workerStack(config, stores[0]!, { concurrency: 1 }), await workerStack(config, stores[1]!, { concurrency: 1 })];
     return {
       config,
       store: stores[0]!,

@@ -50,14 +50,14 @@ export interface WorkerStack {
   close(): Promise<void>;
 }
 
-export async function workerStack(config: Config, store: RunStore, opts: { start?: boolean } = {}): Promise<WorkerStack> {
+export async function workerStack(config: Config, store: RunStore, opts: { start?: boolean; concurrency?: number } = {}): Promise<WorkerStack> {
   const log = pino({ level: 'silent' });
   const redactor = createRedactor(config.secrets);
   const events = new RunEvents();
   const hub = await createLogHub({ redisUrl: config.redisUrl, store, log });
   const provider = new JenkinsClient({ baseUrl: config.jenkins.url!, user: config.jenkins.user!, apiToken: config.jenkins.apiToken! });
   const orchestrator = new Orchestrator({ config, store, hub, provider, redactor, notifiers: [], events, log, sandbox: false });
-  const queue = await createJobQueue({ config, store, orchestrator, log, leaseMs: leaseMsOf(config), redisUrl: config.redisUrl });
+  const queue = await createJobQueue({ config, store, orchestrator, log, leaseMs: leaseMsOf(config), redisUrl: config.redisUrl, concurrency: opts.concurrency });
   const service = new RunService({ config, store, queue, events, sandbox: false });
   if (opts.start !== false) await queue.start();
   return {
