@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-// The backend's own rule, imported here (tests only) to prove the copy matches it.
-import { GIT_REF_RULE as BACKEND_RULE, gitRefProblem as backendProblem } from '../../../backend/ci/src/ci/models.js';
+// The backend's own rule (the module its API model validates with), imported here to prove the page judges alike.
+import { GIT_REF_RULE as BACKEND_RULE, gitRefProblem as backendProblem } from '../../../backend/ci/src/ci/git_ref.js';
 import { GIT_REF_RULE, gitRefProblem } from './gitRef.js';
 
 const SAMPLES = [
