@@ -46,19 +46,14 @@ export function cleanConsoleText(s: string): string {
  * @param more    the reply had `X-More-Data: true`
  */
 export function decodeConsoleChunk(body: Uint8Array, start: number, textSize: number, more: boolean): DecodedChunk {
-  const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
-  if (!more) return { text: cleanConsoleText(decoder.decode(body)), nextOffset: textSize };
+  if (!more) return { text: decodeConsoleSlice(body), nextOffset: textSize };
 
-  const utf8Tail = incompleteUtf8TailLength(body);
-  const decoded = decoder.decode(body.subarray(0, body.length - utf8Tail));
-  const holdFrom = heldTextStart(decoded);
-  const kept = decoded.slice(0, holdFrom);
-  const heldBytes = utf8Tail + Buffer.byteLength(decoded.slice(holdFrom), 'utf8');
+  const { kept, heldBytes } = splitHeldTail(body);
   const nextOffset = textSize - heldBytes;
   if (heldBytes > 0 && nextOffset < start) {
     // The reply does not end where X-Text-Size says (a server that cuts the body elsewhere):
     // holding back could move the cursor backwards, so decode everything as it is.
-    return { text: cleanConsoleText(decoder.decode(body)), nextOffset: textSize };
+    return { text: decodeConsoleSlice(body), nextOffset: textSize };
   }
   return { text: cleanConsoleText(kept), nextOffset };
 }
@@ -72,13 +67,21 @@ export function decodeConsoleChunk(body: Uint8Array, start: number, textSize: nu
 export function safeSliceEnd(b: Uint8Array): number {
   const lf = b.lastIndexOf(0x0a);
   if (lf >= 0) return lf + 1;
+  return b.length - splitHeldTail(b).heldBytes;
+}
+
+/**
+ * The text of `b` that can be decoded now, and how many bytes at its end must wait: an unfinished
+ * UTF-8 sequence, then (in the text before it) an opened console note or a CR that may be half a CRLF.
+ */
+function splitHeldTail(b: Uint8Array): { kept: string; heldBytes: number } {
   const utf8Tail = incompleteUtf8TailLength(b);
   const decoded = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(b.subarray(0, b.length - utf8Tail));
   const holdFrom = heldTextStart(decoded);
-  return b.length - utf8Tail - Buffer.byteLength(decoded.slice(holdFrom), 'utf8');
+  return { kept: decoded.slice(0, holdFrom), heldBytes: utf8Tail + Buffer.byteLength(decoded.slice(holdFrom), 'utf8') };
 }
 
-/** Decodes a slice that ends where safeSliceEnd said it may. */
+/** Decodes bytes that end where nothing is held back (safeSliceEnd, or a complete reply). */
 export function decodeConsoleSlice(b: Uint8Array): string {
   return cleanConsoleText(new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(b));
 }
