@@ -223,20 +223,12 @@ export function createRedactor(knownSecrets: readonly string[] = []): Redactor {
         re.lastIndex = next === undefined ? haystack.length : next;
       }
     }
-    const opensKey = [...candidates].some((i) => opensKeyBlock(lines[i]!));
     if (!candidates.size && !inKeyBlock) return { lines: lines as string[], findings: [], inKeyBlock: false };
     const out = lines.slice();
     const counts = new Map<SecretKind, number>();
-    if (!inKeyBlock && !opensKey) {
-      for (const i of candidates) {
-        const r = redact(out[i]!);
-        out[i] = r.text;
-        mergeFindings(counts, r.findings);
-      }
-      return { lines: out, findings: [...counts].map(([kind, count]) => ({ kind, count })), inKeyBlock: false };
-    }
-    // A PEM private key printed over several lines: its body lines hold no trigger, so they are
-    // masked by position, from the BEGIN line to the END line (possibly in a later batch).
+    // Lines with a trigger go through the rules. A PEM private key printed over several lines has
+    // body lines with no trigger at all: from its BEGIN line (always a candidate: trigger BEGIN)
+    // to its END line, possibly in a later batch, they are masked by position.
     let inKey = inKeyBlock;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
@@ -246,17 +238,17 @@ export function createRedactor(knownSecrets: readonly string[] = []): Redactor {
           out[i] = MASK;
           continue;
         }
-        const rest = redact(line.slice(end.index + end[0].length));
+        const after = line.slice(end.index + end[0].length);
+        const rest = redact(after);
         mergeFindings(counts, rest.findings);
         out[i] = `${MASK} ${end[0]}${rest.text}`;
-        inKey = opensKeyBlock(line.slice(end.index + end[0].length));
+        inKey = opensKeyBlock(after);
         continue;
       }
-      if (candidates.has(i)) {
-        const r = redact(line);
-        out[i] = r.text;
-        mergeFindings(counts, r.findings);
-      }
+      if (!candidates.has(i)) continue;
+      const r = redact(line);
+      out[i] = r.text;
+      mergeFindings(counts, r.findings);
       inKey = opensKeyBlock(line);
     }
     return { lines: out, findings: [...counts].map(([kind, count]) => ({ kind, count })), inKeyBlock: inKey };
