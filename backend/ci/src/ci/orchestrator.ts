@@ -23,7 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
 import { type Config, findEnvironment } from '../config.js';
-import { type RunStore, type RunRow, type StageRow, LeaseLostError } from '../store/run_store.js';
+import { type ConsoleCursor, type RunStore, type RunRow, type StageRow, LeaseLostError, consoleColumns, consoleCursorOf } from '../store/run_store.js';
 import { CONTRACT_PARAMETERS, CONTRACT_STAGES, type Stage, type StageId, type StageStatus, type RunStatus, type RunMetrics } from './models.js';
 import type { BuildRef, CiProvider, JobParameters, ProviderStage } from './providers/provider.js';
 import { ProviderError, coerceError } from './errors.js';
@@ -343,9 +343,10 @@ class RunContext {
       await this.retrying('read the console', async () => {
         // Each attempt starts from what is stored (this.run is updated by ingest), so a reply cut
         // half way is resumed after its last stored slice: nothing doubled, nothing lost.
-        const from = { offset: this.run.console_offset, skip: this.run.console_skip };
-        let parse = { pending: this.run.console_pending, stage: this.run.console_stage as StageId };
-        let inKey = this.run.console_in_key === 1;
+        const stored = consoleCursorOf(this.run);
+        const from = { offset: stored.offset, skip: stored.skip };
+        let parse = { pending: stored.pending, stage: stored.stage as StageId };
+        let inKey = stored.inKey;
         // Slices are small (their strings stay in V8's young generation); a long reply is stored
         // a batch of slices per transaction, each with the position after its last slice.
         let batch = newLogBatch();
@@ -592,21 +593,14 @@ class RunContext {
   }
 
   /** Stores redacted lines + the console cursor in one transaction, then publishes them. */
-  private async ingest(batch: LogBatch, cursor: { offset: number; skip: number; inKey: boolean; pending: string; stage: StageId }) {
+  private async ingest(batch: LogBatch, cursor: ConsoleCursor) {
     const { events } = batch;
     const ts = now();
     for (const e of events) e.ts = ts;
     // The hub's events are the rows stored (one object per line: a batch holds thousands).
     const { first, last } = await this.d.store.appendLogs(this.run.run_id, this.owner, events, cursor);
     for (let i = 0; i < events.length; i++) events[i]!.seq = first + i;
-    this.run = {
-      ...this.run,
-      console_offset: cursor.offset,
-      console_skip: cursor.skip,
-      console_in_key: cursor.inKey ? 1 : 0,
-      console_pending: cursor.pending,
-      console_stage: cursor.stage,
-    };
+    this.run = { ...this.run, ...consoleColumns(cursor) };
     this.seq = last;
     const masked = batch.findings.reduce((a, f) => a + f.count, 0);
     if (masked) {
@@ -628,17 +622,11 @@ class RunContext {
 
   async backendLog(stage: StageId, text: string) {
     const event = { type: 'log' as const, seq: 0, stage, text: this.d.redactor.mask(text), ts: now() };
-    const { last } = await this.d.store.appendLogs(this.run.run_id, this.owner, [event], {
-      offset: this.run.console_offset,
-      skip: this.run.console_skip,
-      inKey: this.run.console_in_key === 1,
-      pending: this.run.console_pending,
-      stage: this.run.console_stage,
-    });
+    // A note between console reads: the stored cursor stays as it is.
+    const { last } = await this.d.store.appendLogs(this.run.run_id, this.owner, [event], consoleCursorOf(this.run));
     this.seq = event.seq = last;
     this.d.hub.publish(this.run.run_id, [event]);
   }
-
 
   private async syncStages(build: BuildRef, final = false) {
     const remote = await this.retrying('read the stages', () => this.d.provider.stages(build, this.signal));

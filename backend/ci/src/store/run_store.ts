@@ -78,6 +78,16 @@ export interface ConsoleCursor {
   stage: string;
 }
 
+/** The columns of a run row that hold its console cursor (what appendLogs stores with the lines). */
+export function consoleColumns(c: ConsoleCursor) {
+  return { console_offset: c.offset, console_skip: c.skip ?? 0, console_in_key: c.inKey ? 1 : 0, console_pending: c.pending, console_stage: c.stage };
+}
+
+/** The console cursor a run row holds. */
+export function consoleCursorOf(run: Pick<RunRow, 'console_offset' | 'console_skip' | 'console_in_key' | 'console_pending' | 'console_stage'>): Required<ConsoleCursor> {
+  return { offset: run.console_offset, skip: run.console_skip, inKey: run.console_in_key === 1, pending: run.console_pending, stage: run.console_stage };
+}
+
 /** The seqs appendLogs gave the lines: first..last (last = first - 1 when there were none). */
 export interface AppendedLogs {
   first: number;
@@ -443,14 +453,7 @@ export class KyselyRunStore implements RunStore {
       const first = Number(run.last_seq) + 1;
       const last = first - 1 + lines.length;
       const chunks = chunkLines(runId, first, lines);
-      const next = {
-        last_seq: last,
-        console_offset: cursor.offset,
-        console_skip: cursor.skip ?? 0,
-        console_in_key: cursor.inKey ? 1 : 0,
-        console_pending: cursor.pending,
-        console_stage: cursor.stage,
-      };
+      const next = { last_seq: last, ...consoleColumns(cursor) };
       if (fast) {
         for (const c of chunks) fast.insert.run(c.run_id, c.first_seq, c.last_seq, c.stage, c.text, c.ts);
         fast.cursor.run(next.last_seq, next.console_offset, next.console_skip, next.console_in_key, next.console_pending, next.console_stage, runId);
